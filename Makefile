@@ -1,0 +1,70 @@
+# pythongoose: build the unix MicroPython with the Rust `mongoose` module, run it, test it, bench it.
+#   make        set up (packages, pinned sources) and build build/unix/micropython
+#   make run    build, start a throwaway local Mosquitto (unless MQTT_URL is set), run examples/main.py
+#   make test   build and run every test suite
+#   make bench  build and print the benchmark table
+ROOT := $(abspath .)
+MPY_DIR := $(ROOT)/third_party/micropython
+MONGOOSE_DIR := $(ROOT)/third_party/mongoose
+UNIX_BUILD := $(ROOT)/build/unix
+MICROPYTHON := $(UNIX_BUILD)/micropython
+USERMODS := $(ROOT)/build/usermods
+RUST_LIB := $(ROOT)/target/release/libpythongoose.a
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+JOBS ?= 2
+MPY_MAKE_ARGS := VARIANT_DIR=$(ROOT)/mpy/unix-variant BUILD=$(UNIX_BUILD) USER_C_MODULES=$(USERMODS) \
+	PYTHONGOOSE_LIB=$(RUST_LIB)
+
+.PHONY: all build run test bench header deps sources rust micropython venv clean test-rust test-python test-micropython check-riscv
+all: build
+
+deps: build/.deps-installed
+build/.deps-installed: scripts/install-deps.sh
+	scripts/install-deps.sh
+	@mkdir -p build && touch $@
+
+sources: deps
+	scripts/fetch-sources.sh
+
+rust: sources
+	cargo build --release --lib
+
+micropython: rust
+	@mkdir -p $(USERMODS) && ln -sfn $(ROOT) $(USERMODS)/pythongoose
+	@test -x $(MPY_DIR)/mpy-cross/build/mpy-cross || $(MAKE) -C $(MPY_DIR)/mpy-cross -j$(JOBS) >/dev/null
+	$(MAKE) -C $(MPY_DIR)/ports/unix -j$(JOBS) $(MPY_MAKE_ARGS)
+
+build: micropython
+
+run: build
+	scripts/run-example.sh $(MICROPYTHON) examples/main.py
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements-dev.txt | deps
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+header:
+	PYTHONGOOSE_BLESS=1 cargo test --lib header_drift
+
+test-rust: sources
+	cargo test --lib
+
+check-riscv: deps
+	cargo build --lib --no-default-features --target riscv32imc-unknown-none-elf
+
+test-python: build venv
+	MICROPYTHON=$(MICROPYTHON) $(PY) -m pytest -q tests
+
+test-micropython: build
+	scripts/run-micropython-tests.sh $(MPY_DIR) $(MICROPYTHON)
+
+test: test-rust check-riscv test-python test-micropython
+
+bench: build venv
+	MICROPYTHON=$(MICROPYTHON) $(PY) bench/run.py
+
+clean:
+	rm -rf build target

@@ -1,0 +1,75 @@
+//! Build script: compiles Mongoose's C (fetched by `scripts/fetch-sources.sh` into `third_party/`)
+//! with `cc`, and generates Rust bindings for the part of `mongoose.h` the event layer uses with
+//! `bindgen`. Both see the same `MONGOOSE_DEFINES`, so struct layouts agree.
+//! Without the `mongoose` feature (the portable protocol core) nothing is done.
+
+use std::env;
+use std::path::PathBuf;
+
+/// Compile-time settings for Mongoose, shared by the C build and bindgen.
+/// `MG_MAX_HTTP_HEADERS` changes `struct mg_http_message`, so it must be the same on both sides.
+const MONGOOSE_DEFINES: &[(&str, &str)] = &[
+    ("MG_ENABLE_LOG", "0"),
+    ("MG_MAX_HTTP_HEADERS", "40"),
+];
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=PYTHONGOOSE_MONGOOSE_DIR");
+    if env::var_os("CARGO_FEATURE_MONGOOSE").is_none() {
+        return;
+    }
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let mongoose_dir = env::var_os("PYTHONGOOSE_MONGOOSE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest_dir.join("third_party").join("mongoose"));
+    let header = mongoose_dir.join("mongoose.h");
+    let source = mongoose_dir.join("mongoose.c");
+    if !header.exists() || !source.exists() {
+        panic!(
+            "Mongoose sources not found in {}: run `make` (or scripts/fetch-sources.sh) first",
+            mongoose_dir.display()
+        );
+    }
+    println!("cargo:rerun-if-changed={}", header.display());
+    println!("cargo:rerun-if-changed={}", source.display());
+
+    // Mongoose's C is linked into the staticlib unless the firmware build compiles it itself
+    // (the ESP32 port does, with the IDF's compiler and lwIP headers).
+    if env::var_os("PYTHONGOOSE_SKIP_MONGOOSE_C").is_none() {
+        let mut build = cc::Build::new();
+        build
+            .file(&source)
+            .include(&mongoose_dir)
+            .flag_if_supported("-std=gnu99")
+            .flag_if_supported("-ffunction-sections")
+            .flag_if_supported("-fdata-sections")
+            .warnings(false);
+        for (name, value) in MONGOOSE_DEFINES {
+            build.define(name, Some(*value));
+        }
+        build.compile("mongoose");
+    }
+    println!("cargo:rerun-if-env-changed=PYTHONGOOSE_SKIP_MONGOOSE_C");
+
+    let mut bindings = bindgen::Builder::default()
+        .header(header.to_string_lossy())
+        .use_core()
+        .ctypes_prefix("core::ffi")
+        .layout_tests(false)
+        .derive_default(true)
+        .generate_comments(false)
+        .allowlist_function("mg_mgr_init|mg_mgr_poll|mg_mgr_free|mg_listen|mg_http_parse|mg_http_get_header|mg_send|mg_iobuf_del|mg_log_set|mg_millis|mg_connect|mg_timer_add|mg_timer_free|mg_wakeup|mg_close_conn")
+        .allowlist_type("mg_mgr|mg_connection|mg_http_message|mg_str|mg_iobuf")
+        .allowlist_item("mg_event|MG_LL_.*|MG_MAX_HTTP_HEADERS")
+        .prepend_enum_name(false);
+    for (name, value) in MONGOOSE_DEFINES {
+        bindings = bindings.clang_arg(format!("-D{name}={value}"));
+    }
+    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("mongoose_bindings.rs");
+    bindings
+        .generate()
+        .expect("bindgen could not read mongoose.h (is libclang-dev installed?)")
+        .write_to_file(&out)
+        .expect("writing the Mongoose bindings");
+}

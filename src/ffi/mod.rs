@@ -1,0 +1,168 @@
+//! Every `extern "C"` entry point the C shim calls. Arguments arrive as plain C values (the shim
+//! converted them from Python objects); results leave as `PgStatus` codes (the shim raises).
+//!
+//! Panic boundary: the crate is built with `panic = "abort"` and panics are designed out (clippy
+//! denies unwrap/expect/panic/indexing outside tests); should one still happen, the panic handler
+//! prints a line and aborts, so no unwinding ever reaches C or MicroPython frames.
+
+pub mod types;
+
+#[cfg(test)]
+mod header_drift;
+
+use core::ffi::{c_char, c_int, CStr};
+
+use crate::http::limits::Limits;
+use crate::http::routes::{CallingConvention, HandlerRef, MethodSet, Route};
+use crate::net::http_server;
+use types::{PgBytes, PgRequest, PgServerConfig, PgStatus};
+
+/// A NUL-terminated, static description of a status code.
+#[no_mangle]
+pub extern "C" fn pg_status_message(status: PgStatus) -> *const c_char {
+    let text: &CStr = match status {
+        PgStatus::Ok => c"ok",
+        PgStatus::AlreadyStarted => c"the server is already running (call mongoose.close() first)",
+        PgStatus::NotStarted => c"the server is not running (call mongoose.init() first)",
+        PgStatus::ListenFailed => c"cannot listen on that URL (malformed, or the address/port is in use)",
+        PgStatus::InvalidArgument => c"invalid argument",
+        PgStatus::Reentered => c"cannot be called from inside a handler while the event loop runs",
+    };
+    text.as_ptr()
+}
+
+/// Starts the HTTP server (one per process).
+///
+/// # Safety
+/// `config` is null or points to a valid config whose `listen_url` is null or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn pg_server_start(config: *const PgServerConfig) -> PgStatus {
+    // SAFETY: per the contract, `config` is null or valid.
+    let Some(config) = (unsafe { config.as_ref() }) else { return PgStatus::InvalidArgument };
+    if config.listen_url.is_null() || config.max_header_bytes < 64 || config.max_body_bytes == 0 {
+        return PgStatus::InvalidArgument;
+    }
+    // SAFETY: non-null and NUL-terminated per the contract.
+    let url = unsafe { CStr::from_ptr(config.listen_url) };
+    let limits = Limits { max_header_bytes: config.max_header_bytes, max_body_bytes: config.max_body_bytes };
+    http_server::start(url, limits, config.auth_enabled)
+}
+
+/// Adds (or replaces) a route. `methods` is a mask of `pg_method_bit` values, 0 for any method;
+/// `convention` 0 calls `handler(body_text)`, 1 calls `handler(request)`.
+///
+/// # Safety
+/// `pattern` points to `pattern_len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn pg_server_add_route(
+    pattern: *const u8,
+    pattern_len: usize,
+    methods: u32,
+    needs_auth: bool,
+    handler_slot: u32,
+    convention: u8,
+) -> PgStatus {
+    // SAFETY: per the contract.
+    let pattern = unsafe { PgBytes { ptr: pattern, len: pattern_len }.as_slice() };
+    if pattern.is_empty() || pattern.contains(&0) {
+        return PgStatus::InvalidArgument;
+    }
+    let convention = match convention {
+        0 => CallingConvention::BodyText,
+        1 => CallingConvention::Request,
+        _ => return PgStatus::InvalidArgument,
+    };
+    http_server::add_route(Route {
+        pattern: pattern.to_vec(),
+        methods: MethodSet(methods),
+        needs_auth,
+        handler: HandlerRef { slot: handler_slot, convention },
+    })
+}
+
+/// The mask bit of an HTTP method name (GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS), 0 if unknown.
+///
+/// # Safety
+/// `name` points to `name_len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn pg_method_bit(name: *const u8, name_len: usize) -> u32 {
+    // SAFETY: per the contract.
+    let name = unsafe { PgBytes { ptr: name, len: name_len }.as_slice() };
+    MethodSet::bit_of(name).unwrap_or(0)
+}
+
+/// Runs the event loop once, waiting at most `timeout_ms` (≥ 0) for I/O.
+#[no_mangle]
+pub extern "C" fn pg_server_poll(timeout_ms: c_int) -> PgStatus {
+    if timeout_ms < 0 {
+        return PgStatus::InvalidArgument;
+    }
+    http_server::poll(timeout_ms)
+}
+
+/// Closes the listener and every connection.
+#[no_mangle]
+pub extern "C" fn pg_server_stop() -> PgStatus {
+    http_server::stop()
+}
+
+#[no_mangle]
+pub extern "C" fn pg_server_is_running() -> bool {
+    http_server::is_running()
+}
+
+/// Looks up a request header case-insensitively; false when absent.
+///
+/// # Safety
+/// `request` is the request of the handler call in progress; `name` points to `name_len` bytes;
+/// `value` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn pg_request_header(
+    request: *const PgRequest,
+    name: *const u8,
+    name_len: usize,
+    value: *mut PgBytes,
+) -> bool {
+    // SAFETY: per the contract.
+    let (Some(request), Some(value)) = (unsafe { request.as_ref() }, unsafe { value.as_mut() }) else {
+        return false;
+    };
+    // SAFETY: per the contract.
+    let name = unsafe { PgBytes { ptr: name, len: name_len }.as_slice() };
+    // SAFETY: `request` is the live request of the call in progress.
+    match unsafe { http_server::request_header(request, name) } {
+        Some(found) => {
+            *value = PgBytes::from_slice(found);
+            true
+        }
+        None => false,
+    }
+}
+
+/// The `index`th request header; false past the last one.
+///
+/// # Safety
+/// As for `pg_request_header`; `name` and `value` are writable.
+#[no_mangle]
+pub unsafe extern "C" fn pg_request_header_at(
+    request: *const PgRequest,
+    index: usize,
+    name: *mut PgBytes,
+    value: *mut PgBytes,
+) -> bool {
+    // SAFETY: per the contract.
+    let (Some(request), Some(name), Some(value)) =
+        (unsafe { request.as_ref() }, unsafe { name.as_mut() }, unsafe { value.as_mut() })
+    else {
+        return false;
+    };
+    // SAFETY: `request` is the live request of the call in progress.
+    match unsafe { http_server::request_header_at(request, index) } {
+        Some((found_name, found_value)) => {
+            *name = PgBytes::from_slice(found_name);
+            *value = PgBytes::from_slice(found_value);
+            true
+        }
+        None => false,
+    }
+}

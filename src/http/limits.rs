@@ -1,0 +1,97 @@
+//! Request size limits and the status a request that breaks them gets.
+
+/// Per-server limits on what one request may buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Request line plus headers, in bytes (431 when exceeded).
+    pub max_header_bytes: usize,
+    /// Body (`Content-Length`), in bytes (413 when exceeded).
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_header_bytes: 8 * 1024, max_body_bytes: 64 * 1024 }
+    }
+}
+
+/// How far a connection's receive buffer holds the next request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// More bytes are needed.
+    Incomplete,
+    /// A whole request: `head_len` bytes of request line and headers, then `body_len` bytes.
+    Complete { head_len: usize, body_len: usize },
+    /// The request cannot be served; reply with this status and close.
+    Reject(u16),
+}
+
+/// What the parser saw of the buffered bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParsedHead {
+    /// Malformed request line or headers.
+    Malformed,
+    /// The end of the headers has not arrived yet.
+    Partial,
+    /// Headers complete.
+    Headers { head_len: usize, body_len: usize, chunked: bool },
+}
+
+impl Limits {
+    /// Decides what to do with `buffered` bytes given what the parser saw of them.
+    pub fn frame(&self, parsed: ParsedHead, buffered: usize) -> Framing {
+        match parsed {
+            ParsedHead::Malformed => Framing::Reject(400),
+            ParsedHead::Partial if buffered > self.max_header_bytes => Framing::Reject(431),
+            ParsedHead::Partial => Framing::Incomplete,
+            ParsedHead::Headers { head_len, .. } if head_len > self.max_header_bytes => Framing::Reject(431),
+            ParsedHead::Headers { chunked: true, .. } => Framing::Reject(411),
+            ParsedHead::Headers { body_len, .. } if body_len > self.max_body_bytes => Framing::Reject(413),
+            ParsedHead::Headers { head_len, body_len, .. } => match head_len.checked_add(body_len) {
+                Some(total) if buffered >= total => Framing::Complete { head_len, body_len },
+                Some(_) => Framing::Incomplete,
+                None => Framing::Reject(413),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits { max_header_bytes: 100, max_body_bytes: 10 };
+
+    #[test]
+    fn partial_headers_wait_until_they_pass_the_header_limit() {
+        assert_eq!(LIMITS.frame(ParsedHead::Partial, 100), Framing::Incomplete);
+        assert_eq!(LIMITS.frame(ParsedHead::Partial, 101), Framing::Reject(431));
+    }
+
+    #[test]
+    fn body_over_the_limit_is_rejected_before_it_arrives() {
+        let head = ParsedHead::Headers { head_len: 50, body_len: 11, chunked: false };
+        assert_eq!(LIMITS.frame(head, 50), Framing::Reject(413));
+    }
+
+    #[test]
+    fn complete_only_when_the_whole_body_is_buffered() {
+        let head = ParsedHead::Headers { head_len: 50, body_len: 10, chunked: false };
+        assert_eq!(LIMITS.frame(head, 59), Framing::Incomplete);
+        assert_eq!(LIMITS.frame(head, 60), Framing::Complete { head_len: 50, body_len: 10 });
+    }
+
+    #[test]
+    fn malformed_is_400_and_chunked_bodies_need_a_length() {
+        assert_eq!(LIMITS.frame(ParsedHead::Malformed, 5), Framing::Reject(400));
+        let head = ParsedHead::Headers { head_len: 50, body_len: 0, chunked: true };
+        assert_eq!(LIMITS.frame(head, 50), Framing::Reject(411));
+    }
+
+    #[test]
+    fn absurd_content_length_does_not_overflow() {
+        let limits = Limits { max_header_bytes: 100, max_body_bytes: usize::MAX };
+        let head = ParsedHead::Headers { head_len: 50, body_len: usize::MAX, chunked: false };
+        assert_eq!(limits.frame(head, 60), Framing::Reject(413));
+    }
+}

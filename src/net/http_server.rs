@@ -1,0 +1,366 @@
+//! The HTTP listener: frames requests out of each connection's receive buffer (our own loop over
+//! `mg_http_parse`, so malformed and oversized requests get a status instead of a silent close),
+//! resolves routes, checks Basic auth through the Python callback, calls the handler and writes
+//! the reply.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::ffi::{c_int, c_void, CStr};
+
+use super::mongoose::{self as mg, mg_connection, mg_http_message, mg_mgr};
+use super::shim;
+use super::{mg_str_bytes, VmThreadCell};
+use crate::ffi::types::{PgBytes, PgReply, PgRequest, PgStatus};
+use crate::http::auth::BasicCredentials;
+use crate::http::limits::{Framing, Limits, ParsedHead};
+use crate::http::reply::ReplyHead;
+use crate::http::routes::{HandlerRef, Resolution, Route, RouteTable};
+
+const TEXT_PLAIN: &[u8] = b"text/plain; charset=utf-8";
+const AUTH_CHALLENGE: &[u8] = b"WWW-Authenticate: Basic realm=\"pythongoose\", charset=\"UTF-8\"\r\n";
+
+/// Routing and policy: only touched in short borrows, never across a call into Python.
+struct HttpPolicy {
+    routes: RouteTable,
+    limits: Limits,
+    auth_enabled: bool,
+}
+
+/// The running server. The manager is boxed: Mongoose keeps pointers to it.
+struct Server {
+    manager: Box<mg_mgr>,
+    policy: HttpPolicy,
+    /// True while `mg_mgr_poll` runs (handlers run inside it): poll and stop must not re-enter.
+    polling: bool,
+}
+
+static SERVER: VmThreadCell<Option<Server>> = VmThreadCell::new(None);
+
+fn server() -> Option<&'static mut Server> {
+    // SAFETY: VM-thread only (see VmThreadCell); callers keep the borrow short and do not hold it
+    // across Python calls or `mg_mgr_poll`.
+    unsafe { (*SERVER.get()).as_mut() }
+}
+
+pub fn is_running() -> bool {
+    server().is_some()
+}
+
+pub fn start(listen_url: &CStr, limits: Limits, auth_enabled: bool) -> PgStatus {
+    if server().is_some() {
+        return PgStatus::AlreadyStarted;
+    }
+    let mut manager: Box<mg_mgr> = Box::default();
+    // SAFETY: `manager` is a zeroed mg_mgr at a stable heap address; mg_mgr_init sets it up.
+    unsafe { mg::mg_mgr_init(&mut *manager) };
+    // SAFETY: the manager is initialised; the URL is NUL-terminated; the handler is a plain fn.
+    let listener = unsafe {
+        mg::mg_listen(&mut *manager, listen_url.as_ptr(), Some(on_event), core::ptr::null_mut())
+    };
+    if listener.is_null() {
+        // SAFETY: frees what mg_mgr_init set up; no connection is open.
+        unsafe { mg::mg_mgr_free(&mut *manager) };
+        return PgStatus::ListenFailed;
+    }
+    let policy = HttpPolicy { routes: RouteTable::default(), limits, auth_enabled };
+    // SAFETY: VM-thread only; nothing else borrows SERVER here.
+    unsafe { *SERVER.get() = Some(Server { manager, policy, polling: false }) };
+    PgStatus::Ok
+}
+
+pub fn add_route(route: Route) -> PgStatus {
+    match server() {
+        Some(server) => {
+            server.policy.routes.add(route);
+            PgStatus::Ok
+        }
+        None => PgStatus::NotStarted,
+    }
+}
+
+/// One iteration of the event loop, waiting at most `timeout_ms` for I/O.
+pub fn poll(timeout_ms: c_int) -> PgStatus {
+    let manager: *mut mg_mgr = match server() {
+        Some(server) if server.polling => return PgStatus::Reentered,
+        Some(server) => {
+            server.polling = true;
+            &mut *server.manager
+        }
+        None => return PgStatus::NotStarted,
+    };
+    // SAFETY: the manager stays alive: `stop` refuses to run while `polling` is set.
+    unsafe { mg::mg_mgr_poll(manager, timeout_ms) };
+    if let Some(server) = server() {
+        server.polling = false;
+    }
+    PgStatus::Ok
+}
+
+/// Closes the listener and every connection; a later `start` begins clean.
+pub fn stop() -> PgStatus {
+    match server() {
+        None => PgStatus::NotStarted,
+        Some(server) if server.polling => PgStatus::Reentered,
+        Some(_) => {
+            // SAFETY: VM-thread only; we take the server out before freeing its manager.
+            if let Some(mut server) = unsafe { (*SERVER.get()).take() } {
+                // SAFETY: no poll is running; mg_mgr_free closes and frees every connection.
+                unsafe { mg::mg_mgr_free(&mut *server.manager) };
+            }
+            PgStatus::Ok
+        }
+    }
+}
+
+unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, _event_data: *mut c_void) {
+    if event == mg::MG_EV_READ as c_int && !connection.is_null() {
+        // SAFETY: Mongoose passes a live connection to its own handler.
+        unsafe { serve_buffered_requests(connection) };
+    }
+}
+
+/// Serves every complete request in the receive buffer (pipelining), in order.
+///
+/// # Safety
+/// `c` is a live Mongoose connection, inside `mg_mgr_poll`.
+unsafe fn serve_buffered_requests(c: *mut mg_connection) {
+    loop {
+        // SAFETY: `c` is live; we read its receive buffer fields.
+        let (buf, len, draining) = unsafe { ((*c).recv.buf, (*c).recv.len, (*c).is_draining() != 0) };
+        if len == 0 || draining {
+            return;
+        }
+        let mut message = mg_http_message::default();
+        // SAFETY: `buf` holds `len` bytes; `message` receives pointers into it.
+        let parsed_len = unsafe { mg::mg_http_parse(buf as *const _, len, &mut message) };
+        let parsed = match parsed_len {
+            n if n < 0 => ParsedHead::Malformed,
+            0 => ParsedHead::Partial,
+            n => ParsedHead::Headers {
+                head_len: n as usize,
+                body_len: message.body.len,
+                // SAFETY: `message` points into the live receive buffer.
+                chunked: unsafe { header(&mut message, c"Transfer-Encoding") }.is_some(),
+            },
+        };
+        let Some(limits) = server().map(|s| s.policy.limits) else { return };
+        match limits.frame(parsed, len) {
+            Framing::Incomplete => return,
+            Framing::Reject(status) => {
+                // SAFETY: `c` is live.
+                unsafe {
+                    send_text(c, status, status_text(status), b"", true);
+                    (*c).recv.len = 0;
+                }
+                return;
+            }
+            Framing::Complete { head_len, body_len } => {
+                // SAFETY: the message is complete in the buffer and stays there during the call.
+                let close = unsafe { serve_request(c, &mut message) };
+                // SAFETY: `c` is live; the request's bytes are consumed only after it was served.
+                unsafe {
+                    mg::mg_iobuf_del(&mut (*c).recv, 0, head_len + body_len);
+                    if close {
+                        (*c).set_is_draining(1);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn status_text(status: u16) -> &'static [u8] {
+    crate::http::reply::reason_phrase(status)
+}
+
+/// A header's value, looked up case-insensitively.
+///
+/// # Safety
+/// `message` points into a live buffer.
+unsafe fn header<'a>(message: &mut mg_http_message, name: &CStr) -> Option<&'a [u8]> {
+    // SAFETY: `message` is a parsed message; the name is NUL-terminated.
+    let value = unsafe { mg::mg_http_get_header(message, name.as_ptr()) };
+    // SAFETY: a non-null result points into `message`'s header array, whose bytes live in the buffer.
+    unsafe { value.as_ref().map(|v| mg_str_bytes(v)) }
+}
+
+/// Whether the client asked for the connection to close after this reply.
+fn wants_close(protocol: &[u8], connection_header: Option<&[u8]>) -> bool {
+    match connection_header {
+        Some(value) if value.eq_ignore_ascii_case(b"close") => true,
+        Some(value) if value.eq_ignore_ascii_case(b"keep-alive") => false,
+        _ => protocol.eq_ignore_ascii_case(b"HTTP/1.0"),
+    }
+}
+
+enum Admission {
+    Serve { handler: HandlerRef, check_credentials: bool },
+    Reply(u16, Vec<u8>),
+}
+
+/// Serves one complete request; returns whether the connection should close after it.
+///
+/// # Safety
+/// `c` is live and `message` points into its receive buffer, which is not touched until return.
+unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) -> bool {
+    // SAFETY: all of `message`'s strings point into the live receive buffer.
+    let (method, path, protocol) =
+        unsafe { (mg_str_bytes(&message.method), mg_str_bytes(&message.uri), mg_str_bytes(&message.proto)) };
+    // SAFETY: as above.
+    let close = wants_close(protocol, unsafe { header(message, c"Connection") });
+
+    // Resolve with a short borrow of the policy, copying out what the rest needs.
+    let admission = match server() {
+        None => return true,
+        Some(server) => match server.policy.routes.resolve(method, path) {
+            Resolution::Found(route) => Admission::Serve {
+                handler: route.handler,
+                check_credentials: route.needs_auth && server.policy.auth_enabled,
+            },
+            Resolution::MethodNotAllowed(allowed) => {
+                let mut allow = Vec::new();
+                allowed.write_names(&mut allow);
+                Admission::Reply(405, allow)
+            }
+            Resolution::NotFound if path == b"/" => Admission::Reply(200, Vec::new()),
+            Resolution::NotFound => Admission::Reply(404, Vec::new()),
+        },
+    };
+    let (handler, check_credentials) = match admission {
+        Admission::Reply(405, allow) => {
+            let mut extra = Vec::with_capacity(allow.len() + 9);
+            extra.extend_from_slice(b"Allow: ");
+            extra.extend_from_slice(&allow);
+            extra.extend_from_slice(b"\r\n");
+            // SAFETY: `c` is live.
+            unsafe { send_text(c, 405, b"Method Not Allowed", &extra, close) };
+            return close;
+        }
+        Admission::Reply(status, _) => {
+            let body: &[u8] = if status == 200 { b"OK" } else { status_text(status) };
+            // SAFETY: `c` is live.
+            unsafe { send_text(c, status, body, b"", close) };
+            return close;
+        }
+        Admission::Serve { handler, check_credentials } => (handler, check_credentials),
+    };
+
+    if check_credentials {
+        // SAFETY: `message` points into the live buffer.
+        let credentials = unsafe { header(message, c"Authorization") }.and_then(BasicCredentials::from_header);
+        let verdict = match &credentials {
+            None => shim::PG_AUTH_REJECTED,
+            // SAFETY: the shim only reads the two byte ranges during the call.
+            Some(creds) => unsafe {
+                shim::pg_shim_check_auth(
+                    creds.user().as_ptr(),
+                    creds.user().len(),
+                    creds.password().as_ptr(),
+                    creds.password().len(),
+                )
+            },
+        };
+        match verdict {
+            shim::PG_AUTH_ACCEPTED => {}
+            shim::PG_AUTH_REJECTED => {
+                // SAFETY: `c` is live.
+                unsafe { send_text(c, 401, b"Auth required", AUTH_CHALLENGE, close) };
+                return close;
+            }
+            // SAFETY: `c` is live.
+            other => return unsafe { reply_to_failed_call(c, other, close) },
+        }
+    }
+
+    // SAFETY: `message`'s strings point into the live buffer.
+    let request = unsafe {
+        PgRequest {
+            method: PgBytes::from_slice(method),
+            path: PgBytes::from_slice(path),
+            query: PgBytes::from_slice(mg_str_bytes(&message.query)),
+            body: PgBytes::from_slice(mg_str_bytes(&message.body)),
+            message: message as *const mg_http_message as *const c_void,
+        }
+    };
+    let mut reply = PgReply::default();
+    // SAFETY: `request` and `reply` outlive the call; the shim fills `reply`.
+    let outcome = unsafe { shim::pg_shim_call_handler(handler.slot, handler.convention as u8, &request, &mut reply) };
+    if outcome != shim::PG_CALL_OK {
+        // SAFETY: `c` is live.
+        return unsafe { reply_to_failed_call(c, outcome, close) };
+    }
+    let status = u16::try_from(reply.status).ok().filter(|s| (100..=599).contains(s)).unwrap_or(500);
+    // SAFETY: the reply's pointers are valid until the next Python allocation; sending copies them
+    // into Mongoose's (C heap) send buffer first.
+    unsafe {
+        let (content_type, extra, body) =
+            (reply.content_type.as_slice(), reply.extra_headers.as_slice(), reply.body.as_slice());
+        // 1xx, 204 and 304 carry no body.
+        let body = if status < 200 || status == 204 || status == 304 { &[][..] } else { body };
+        send(c, &ReplyHead { status, content_type, content_length: body.len(), extra_headers: extra, close }, body);
+    }
+    close
+}
+
+/// # Safety
+/// `c` is live.
+unsafe fn reply_to_failed_call(c: *mut mg_connection, outcome: i32, close: bool) -> bool {
+    let (status, body): (u16, &[u8]) = match outcome {
+        shim::PG_CALL_STOPPING => (503, b"Service Unavailable"),
+        shim::PG_CALL_BAD_BODY_TEXT => (400, b"Bad Request: body is not UTF-8 text"),
+        shim::PG_CALL_FAILED => (500, b"Internal Server Error"),
+        _ => (500, b"Internal Server Error: unexpected outcome"),
+    };
+    // SAFETY: `c` is live.
+    unsafe { send_text(c, status, body, b"", close || outcome == shim::PG_CALL_STOPPING) };
+    close || outcome == shim::PG_CALL_STOPPING
+}
+
+/// # Safety
+/// `c` is live.
+unsafe fn send_text(c: *mut mg_connection, status: u16, body: &[u8], extra_headers: &[u8], close: bool) {
+    let head = ReplyHead { status, content_type: TEXT_PLAIN, content_length: body.len(), extra_headers, close };
+    // SAFETY: `c` is live.
+    unsafe { send(c, &head, body) };
+    if close {
+        // SAFETY: `c` is live; draining flushes the reply, then closes.
+        unsafe { (*c).set_is_draining(1) };
+    }
+}
+
+/// # Safety
+/// `c` is live.
+unsafe fn send(c: *mut mg_connection, head: &ReplyHead<'_>, body: &[u8]) {
+    let mut bytes = Vec::with_capacity(128 + head.extra_headers.len() + body.len());
+    head.write(&mut bytes);
+    bytes.extend_from_slice(body);
+    // SAFETY: `c` is live; mg_send copies the bytes into the connection's send buffer.
+    unsafe { mg::mg_send(c, bytes.as_ptr() as *const c_void, bytes.len()) };
+}
+
+/// A header of the request being served, for the shim's `request.header(name)`.
+///
+/// # Safety
+/// `request.message` points to the live parsed message of a handler call in progress.
+pub unsafe fn request_header<'a>(request: &PgRequest, name: &[u8]) -> Option<&'a [u8]> {
+    // SAFETY: per the contract, `message` is the live message of the running call.
+    let message = unsafe { (request.message as *const mg_http_message).as_ref()? };
+    message.headers.iter().take_while(|h| !h.name.buf.is_null()).find_map(|h| {
+        // SAFETY: header strings point into the live receive buffer.
+        let header_name = unsafe { mg_str_bytes(&h.name) };
+        // SAFETY: as above.
+        header_name.eq_ignore_ascii_case(name).then(|| unsafe { mg_str_bytes(&h.value) })
+    })
+}
+
+/// The `index`th header `(name, value)` of the request being served.
+///
+/// # Safety
+/// As for `request_header`.
+pub unsafe fn request_header_at<'a>(request: &PgRequest, index: usize) -> Option<(&'a [u8], &'a [u8])> {
+    // SAFETY: per the contract, `message` is the live message of the running call.
+    let message = unsafe { (request.message as *const mg_http_message).as_ref()? };
+    let header = message.headers.get(index).filter(|h| !h.name.buf.is_null())?;
+    // SAFETY: header strings point into the live receive buffer.
+    unsafe { Some((mg_str_bytes(&header.name), mg_str_bytes(&header.value))) }
+}

@@ -1,0 +1,621 @@
+// The C shim of MicroPython's `mongoose` module: module and type tables, QSTRs, root pointers,
+// argument conversion, raising, and the protected calls into Python that the Rust event layer
+// makes. All logic lives in Rust (include/pythongoose.h); this file only converts and calls.
+//
+// Boundary rules kept here (see DESIGN.md):
+// - arguments are converted to plain C values before Rust is called; Rust returns PgStatus codes
+//   and only this file raises;
+// - every call from Rust into Python (pg_shim_*) runs under nlr_push and returns an outcome code,
+//   so no MicroPython exception (longjmp) ever crosses a Rust frame;
+// - every Python object Rust may still call is reachable from a root pointer below.
+
+#include <limits.h>
+#include <string.h>
+
+#include "py/mphal.h"
+#include "py/nlr.h"
+#include "py/obj.h"
+#include "py/objlist.h"
+#include "py/objstr.h"
+#include "py/runtime.h"
+#include "py/unicode.h"
+
+#include "pythongoose.h"
+
+// Handlers reachable by the GC while Rust can call them: the list's index is the route's slot.
+MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_handlers);
+// The auth callback, or MP_OBJ_NULL.
+MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_auth_callback);
+// KeyboardInterrupt / SystemExit caught inside a callback, raised again out of poll().
+MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_pending_exception);
+
+#define DEFAULT_LISTEN_URL "http://0.0.0.0:8000"
+#define CONTENT_TYPE_TEXT "text/plain; charset=utf-8"
+#define CONTENT_TYPE_BINARY "application/octet-stream"
+#define CONTENT_TYPE_JSON "application/json"
+
+enum { CONVENTION_BODY_TEXT = 0, CONVENTION_REQUEST = 1 };
+
+static PgBytes bytes_of(const void *ptr, size_t len) {
+    PgBytes b = { (const uint8_t *)ptr, len };
+    return b;
+}
+
+static PgBytes bytes_of_cstr(const char *text) {
+    return bytes_of(text, strlen(text));
+}
+
+// Raises the Python exception that matches a Rust status (returns on PG_STATUS_OK).
+static void raise_for_status(PgStatus status) {
+    const mp_obj_type_t *type;
+    switch (status) {
+        case PG_STATUS_OK:
+            return;
+        case PG_STATUS_INVALID_ARGUMENT:
+            type = &mp_type_ValueError;
+            break;
+        case PG_STATUS_LISTEN_FAILED:
+            type = &mp_type_OSError;
+            break;
+        default:
+            type = &mp_type_RuntimeError;
+            break;
+    }
+    mp_raise_msg_varg(type, MP_ERROR_TEXT("mongoose: %s"), pg_status_message(status));
+}
+
+// A KeyboardInterrupt/SystemExit a callback raised is carried out of poll() and raised here.
+static void raise_pending_exception(void) {
+    mp_obj_t pending = MP_STATE_VM(pythongoose_pending_exception);
+    if (pending != MP_OBJ_NULL) {
+        MP_STATE_VM(pythongoose_pending_exception) = MP_OBJ_NULL;
+        nlr_raise(pending);
+    }
+}
+
+// Text as str when it is UTF-8, else bytes. Short strings already interned cost no allocation.
+// Can raise MemoryError: call under nlr_push.
+static mp_obj_t new_text_or_bytes(const uint8_t *data, size_t len) {
+    if (data == NULL) {
+        data = (const uint8_t *)"";
+        len = 0;
+    }
+    if (utf8_check(data, len)) {
+        return mp_obj_new_str((const char *)data, len);
+    }
+    return mp_obj_new_bytes(data, len);
+}
+
+// What an exception from a callback means for the event loop. Never raises.
+static int32_t outcome_of_exception(mp_obj_t exception) {
+    const mp_obj_type_t *type = mp_obj_get_type(exception);
+    if (mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(type), MP_OBJ_FROM_PTR(&mp_type_KeyboardInterrupt))
+        || mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(type), MP_OBJ_FROM_PTR(&mp_type_SystemExit))) {
+        MP_STATE_VM(pythongoose_pending_exception) = exception;
+        return PG_CALL_STOPPING;
+    }
+    mp_printf(&mp_plat_print, "mongoose: a callback raised an exception:\n");
+    mp_obj_print_exception(&mp_plat_print, exception);
+    return PG_CALL_FAILED;
+}
+
+// ---------------------------------------------------------------------------------------------
+// mongoose.Request: a view of the request being served, valid only during its handler call.
+
+typedef struct {
+    mp_obj_base_t base;
+    const PgRequest *request; // NULL once the handler returned
+} request_obj_t;
+
+static const PgRequest *request_of(mp_obj_t self_in) {
+    request_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    if (self->request == NULL) {
+        mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("a Request is only valid inside its handler"));
+    }
+    return self->request;
+}
+
+static mp_obj_t new_str_of(PgBytes b) {
+    return mp_obj_new_str(b.len ? (const char *)b.ptr : "", b.len);
+}
+
+// request.header(name, default=None): a header's value (case-insensitive name).
+static mp_obj_t request_header(size_t n_args, const mp_obj_t *args) {
+    const PgRequest *request = request_of(args[0]);
+    size_t name_len;
+    const char *name = mp_obj_str_get_data(args[1], &name_len);
+    PgBytes value;
+    if (pg_request_header(request, (const uint8_t *)name, name_len, &value)) {
+        return new_text_or_bytes(value.ptr, value.len);
+    }
+    return n_args > 2 ? args[2] : mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(request_header_obj, 2, 3, request_header);
+
+// request.json(): the body parsed as JSON.
+static mp_obj_t request_json(mp_obj_t self_in) {
+    const PgRequest *request = request_of(self_in);
+    mp_obj_t json = mp_import_name(MP_QSTR_json, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
+    mp_obj_t body = mp_obj_new_bytes(request->body.ptr ? request->body.ptr : (const uint8_t *)"", request->body.len);
+    return mp_call_function_1(mp_load_attr(json, MP_QSTR_loads), body);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(request_json_obj, request_json);
+
+// request.headers: a dict of lower-cased names to values.
+static mp_obj_t request_headers_dict(const PgRequest *request) {
+    mp_obj_t dict = mp_obj_new_dict(0);
+    PgBytes name, value;
+    for (size_t i = 0; pg_request_header_at(request, i, &name, &value); i++) {
+        vstr_t lower;
+        vstr_init(&lower, name.len + 1);
+        for (size_t j = 0; j < name.len; j++) {
+            vstr_add_byte(&lower, unichar_tolower(name.ptr[j]));
+        }
+        mp_obj_dict_store(dict, mp_obj_new_str_from_vstr(&lower), new_text_or_bytes(value.ptr, value.len));
+    }
+    return dict;
+}
+
+static void request_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
+    if (dest[0] != MP_OBJ_NULL) {
+        return; // read-only: store/delete fail with AttributeError
+    }
+    switch (attr) {
+        case MP_QSTR_header:
+            dest[0] = MP_OBJ_FROM_PTR(&request_header_obj);
+            dest[1] = self_in;
+            return;
+        case MP_QSTR_json:
+            dest[0] = MP_OBJ_FROM_PTR(&request_json_obj);
+            dest[1] = self_in;
+            return;
+        default:
+            break;
+    }
+    const PgRequest *request = request_of(self_in);
+    switch (attr) {
+        case MP_QSTR_method:
+            dest[0] = new_str_of(request->method);
+            break;
+        case MP_QSTR_path:
+            dest[0] = new_text_or_bytes(request->path.ptr, request->path.len);
+            break;
+        case MP_QSTR_query:
+            dest[0] = new_text_or_bytes(request->query.ptr, request->query.len);
+            break;
+        case MP_QSTR_body:
+            dest[0] = mp_obj_new_bytes(request->body.ptr ? request->body.ptr : (const uint8_t *)"", request->body.len);
+            break;
+        case MP_QSTR_text:
+            dest[0] = new_str_of(request->body); // raises UnicodeError when not UTF-8
+            break;
+        case MP_QSTR_headers:
+            dest[0] = request_headers_dict(request);
+            break;
+        default:
+            break;
+    }
+}
+
+static void request_print(const mp_print_t *print, mp_obj_t self_in, mp_print_kind_t kind) {
+    (void)kind;
+    request_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    if (self->request == NULL) {
+        mp_printf(print, "<Request (finished)>");
+        return;
+    }
+    mp_printf(print, "<Request %.*s %.*s>", (int)self->request->method.len, (const char *)self->request->method.ptr,
+        (int)self->request->path.len, (const char *)self->request->path.ptr);
+}
+
+static MP_DEFINE_CONST_OBJ_TYPE(
+    pythongoose_type_request,
+    MP_QSTR_Request,
+    MP_TYPE_FLAG_NONE,
+    attr, request_attr,
+    print, request_print
+    );
+
+// ---------------------------------------------------------------------------------------------
+// Handler replies.
+
+// Sets the reply body from a handler's value. Raises TypeError for unsupported types.
+static void set_reply_body(mp_obj_t body, PgReply *reply) {
+    if (body == mp_const_none) {
+        reply->body = bytes_of("", 0);
+        reply->content_type = bytes_of_cstr(CONTENT_TYPE_TEXT);
+        return;
+    }
+    if (mp_obj_is_str(body)) {
+        size_t len;
+        const char *data = mp_obj_str_get_data(body, &len);
+        reply->body = bytes_of(data, len);
+        reply->content_type = bytes_of_cstr(CONTENT_TYPE_TEXT);
+        return;
+    }
+    if (mp_obj_is_type(body, &mp_type_dict) || mp_obj_is_type(body, &mp_type_list)) {
+        mp_obj_t json = mp_import_name(MP_QSTR_json, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
+        mp_obj_t text = mp_call_function_1(mp_load_attr(json, MP_QSTR_dumps), body);
+        size_t len;
+        const char *data = mp_obj_str_get_data(text, &len);
+        reply->body = bytes_of(data, len);
+        reply->content_type = bytes_of_cstr(CONTENT_TYPE_JSON);
+        return;
+    }
+    mp_buffer_info_t buffer;
+    if (mp_get_buffer(body, &buffer, MP_BUFFER_READ)) {
+        reply->body = bytes_of(buffer.buf, buffer.len);
+        reply->content_type = bytes_of_cstr(CONTENT_TYPE_BINARY);
+        return;
+    }
+    mp_raise_msg_varg(&mp_type_TypeError,
+        MP_ERROR_TEXT("handler returned %s; expected str, bytes, dict, list, None or (status, body[, headers])"),
+        mp_obj_get_type_str(body));
+}
+
+static void check_header_text(const char *text, size_t len, bool is_name) {
+    if (is_name && len == 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("empty header name"));
+    }
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        if (ch == '\r' || ch == '\n' || ch == '\0' || (is_name && (ch == ':' || ch == ' '))) {
+            mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("invalid character in header %s"),
+                is_name ? "name" : "value");
+        }
+    }
+}
+
+// Formats a handler's headers dict as "Name: value\r\n" lines into a new GC buffer.
+static void set_reply_headers(mp_obj_t headers, PgReply *reply) {
+    if (!mp_obj_is_type(headers, &mp_type_dict)) {
+        mp_raise_TypeError(MP_ERROR_TEXT("reply headers must be a dict"));
+    }
+    mp_map_t *map = mp_obj_dict_get_map(headers);
+    vstr_t lines;
+    vstr_init(&lines, 64);
+    for (size_t i = 0; i < map->alloc; i++) {
+        if (!mp_map_slot_is_filled(map, i)) {
+            continue;
+        }
+        size_t name_len;
+        const char *name = mp_obj_str_get_data(map->table[i].key, &name_len);
+        check_header_text(name, name_len, true);
+        if (name_len == 14 && strncasecmp(name, "Content-Length", 14) == 0) {
+            continue; // the server sets it from the body
+        }
+        if (name_len == 12 && strncasecmp(name, "Content-Type", 12) == 0) {
+            reply->content_type = bytes_of("", 0);
+        }
+        vstr_add_strn(&lines, name, name_len);
+        vstr_add_strn(&lines, ": ", 2);
+        size_t start = lines.len;
+        mp_obj_t value = map->table[i].value;
+        if (mp_obj_is_str(value)) {
+            size_t value_len;
+            const char *text = mp_obj_str_get_data(value, &value_len);
+            vstr_add_strn(&lines, text, value_len);
+        } else if (mp_obj_is_int(value)) {
+            vstr_printf(&lines, "%d", (int)mp_obj_get_int(value));
+        } else {
+            mp_raise_TypeError(MP_ERROR_TEXT("header values must be str or int"));
+        }
+        check_header_text(lines.buf + start, lines.len - start, false);
+        vstr_add_strn(&lines, "\r\n", 2);
+    }
+    reply->extra_headers = bytes_of(lines.buf, lines.len);
+}
+
+// Converts what a handler returned into `reply`. Raises on anything unsupported.
+static void convert_reply(mp_obj_t result, PgReply *reply) {
+    reply->status = 200;
+    reply->extra_headers = bytes_of("", 0);
+    if (result == mp_const_none) {
+        reply->status = 204;
+        reply->body = bytes_of("", 0);
+        reply->content_type = bytes_of("", 0);
+        return;
+    }
+    if (mp_obj_is_type(result, &mp_type_tuple)) {
+        size_t n;
+        mp_obj_t *items;
+        mp_obj_tuple_get(result, &n, &items);
+        if (n != 2 && n != 3) {
+            mp_raise_TypeError(MP_ERROR_TEXT("a reply tuple is (status, body) or (status, body, headers)"));
+        }
+        mp_int_t status = mp_obj_get_int(items[0]);
+        if (status < 100 || status > 599) {
+            mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("HTTP status %d is not in 100..599"), (int)status);
+        }
+        reply->status = (int32_t)status;
+        set_reply_body(items[1], reply);
+        if (n == 3 && items[2] != mp_const_none) {
+            set_reply_headers(items[2], reply);
+        }
+        return;
+    }
+    set_reply_body(result, reply);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Protected calls from Rust into Python (declared in include/pythongoose.h). They never raise.
+
+int32_t pg_shim_call_handler(uint32_t slot, uint8_t convention, const PgRequest *request, PgReply *reply) {
+    if (MP_STATE_VM(pythongoose_pending_exception) != MP_OBJ_NULL) {
+        return PG_CALL_STOPPING;
+    }
+    mp_obj_t handlers = MP_STATE_VM(pythongoose_handlers);
+    if (handlers == MP_OBJ_NULL) {
+        return PG_CALL_FAILED;
+    }
+    size_t count;
+    mp_obj_t *items;
+    mp_obj_list_get(handlers, &count, &items);
+    if (slot >= count) {
+        return PG_CALL_FAILED;
+    }
+    mp_obj_t handler = items[slot];
+    if (convention == CONVENTION_BODY_TEXT
+        && !utf8_check(request->body.ptr ? request->body.ptr : (const uint8_t *)"", request->body.len)) {
+        return PG_CALL_BAD_BODY_TEXT;
+    }
+    request_obj_t *volatile request_obj = NULL;
+    int32_t outcome;
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t argument;
+        if (convention == CONVENTION_BODY_TEXT) {
+            argument = new_str_of(request->body);
+        } else {
+            request_obj_t *obj = mp_obj_malloc(request_obj_t, &pythongoose_type_request);
+            obj->request = request;
+            request_obj = obj;
+            argument = MP_OBJ_FROM_PTR(obj);
+        }
+        mp_obj_t result = mp_call_function_1(handler, argument);
+        convert_reply(result, reply);
+        nlr_pop();
+        outcome = PG_CALL_OK;
+    } else {
+        outcome = outcome_of_exception(MP_OBJ_FROM_PTR(nlr.ret_val));
+    }
+    if (request_obj != NULL) {
+        request_obj->request = NULL; // the request's memory goes away after this call
+    }
+    return outcome;
+}
+
+int32_t pg_shim_check_auth(const uint8_t *user, uintptr_t user_len, const uint8_t *password, uintptr_t password_len) {
+    if (MP_STATE_VM(pythongoose_pending_exception) != MP_OBJ_NULL) {
+        return PG_CALL_STOPPING;
+    }
+    mp_obj_t callback = MP_STATE_VM(pythongoose_auth_callback);
+    if (callback == MP_OBJ_NULL) {
+        return PG_AUTH_REJECTED;
+    }
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t user_obj = new_text_or_bytes(user, user_len);
+        mp_obj_t password_obj = new_text_or_bytes(password, password_len);
+        bool accepted = mp_obj_is_true(mp_call_function_2(callback, user_obj, password_obj));
+        nlr_pop();
+        return accepted ? PG_AUTH_ACCEPTED : PG_AUTH_REJECTED;
+    }
+    return outcome_of_exception(MP_OBJ_FROM_PTR(nlr.ret_val));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Module functions.
+
+static void check_callable(mp_obj_t obj, const char *what) {
+    if (!mp_obj_is_callable(obj)) {
+        mp_raise_msg_varg(&mp_type_TypeError, MP_ERROR_TEXT("%s must be callable"), what);
+    }
+}
+
+// Appends `handler` to the rooted handler list; returns its slot.
+static uint32_t root_handler(mp_obj_t handler) {
+    mp_obj_t handlers = MP_STATE_VM(pythongoose_handlers);
+    size_t count;
+    mp_obj_t *items;
+    mp_obj_list_get(handlers, &count, &items);
+    mp_obj_list_append(handlers, handler);
+    return (uint32_t)count;
+}
+
+static void add_route(const char *pattern, size_t pattern_len, mp_obj_t handler, uint32_t methods, bool needs_auth,
+    uint8_t convention) {
+    uint32_t slot = root_handler(handler);
+    raise_for_status(pg_server_add_route((const uint8_t *)pattern, pattern_len, methods, needs_auth, slot, convention));
+}
+
+static void forget_callbacks(void) {
+    MP_STATE_VM(pythongoose_handlers) = MP_OBJ_NULL;
+    MP_STATE_VM(pythongoose_auth_callback) = MP_OBJ_NULL;
+}
+
+// mongoose.init(api=None, auth=None, *, url="http://0.0.0.0:8000", max_header_size=8192,
+//               max_body_size=65536)
+static mp_obj_t mongoose_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    enum { ARG_api, ARG_auth, ARG_url, ARG_max_header_size, ARG_max_body_size };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_api, MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_auth, MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_url, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_max_header_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 8192} },
+        { MP_QSTR_max_body_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 65536} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+
+    mp_obj_t api = args[ARG_api].u_obj;
+    mp_obj_t auth = args[ARG_auth].u_obj;
+    if (pg_server_is_running()) {
+        raise_for_status(PG_STATUS_ALREADY_STARTED);
+    }
+    if (api != mp_const_none && !mp_obj_is_type(api, &mp_type_dict)) {
+        check_callable(api, "api (a function, or a dict of endpoint names to functions)");
+    }
+    if (mp_obj_is_type(api, &mp_type_dict)) {
+        mp_map_t *map = mp_obj_dict_get_map(api);
+        for (size_t i = 0; i < map->alloc; i++) {
+            if (mp_map_slot_is_filled(map, i)) {
+                size_t len;
+                const char *name = mp_obj_str_get_data(map->table[i].key, &len); // TypeError if not str
+                if (len == 0 || memchr(name, '/', len) != NULL || memchr(name, '\0', len) != NULL) {
+                    mp_raise_ValueError(MP_ERROR_TEXT("endpoint names must be non-empty and contain no '/'"));
+                }
+                check_callable(map->table[i].value, "each endpoint handler");
+            }
+        }
+    }
+    if (auth != mp_const_none) {
+        check_callable(auth, "auth");
+    }
+    const char *url = DEFAULT_LISTEN_URL;
+    if (args[ARG_url].u_obj != mp_const_none) {
+        size_t url_len;
+        url = mp_obj_str_get_data(args[ARG_url].u_obj, &url_len);
+        if (strlen(url) != url_len) {
+            mp_raise_ValueError(MP_ERROR_TEXT("url contains NUL"));
+        }
+    }
+    if (args[ARG_max_header_size].u_int < 64 || args[ARG_max_body_size].u_int < 1) {
+        mp_raise_ValueError(MP_ERROR_TEXT("max_header_size must be >= 64 and max_body_size >= 1"));
+    }
+
+    MP_STATE_VM(pythongoose_handlers) = mp_obj_new_list(0, NULL);
+    MP_STATE_VM(pythongoose_auth_callback) = auth == mp_const_none ? MP_OBJ_NULL : auth;
+    MP_STATE_VM(pythongoose_pending_exception) = MP_OBJ_NULL;
+    PgServerConfig config = {
+        .listen_url = url,
+        .max_header_bytes = (uintptr_t)args[ARG_max_header_size].u_int,
+        .max_body_bytes = (uintptr_t)args[ARG_max_body_size].u_int,
+        .auth_enabled = auth != mp_const_none,
+    };
+    PgStatus status = pg_server_start(&config);
+    if (status != PG_STATUS_OK) {
+        forget_callbacks();
+        if (status == PG_STATUS_LISTEN_FAILED) {
+            mp_raise_msg_varg(&mp_type_OSError, MP_ERROR_TEXT("mongoose: cannot listen on %s"), url);
+        }
+        raise_for_status(status);
+    }
+    if (mp_obj_is_type(api, &mp_type_dict)) {
+        mp_map_t *map = mp_obj_dict_get_map(api);
+        for (size_t i = 0; i < map->alloc; i++) {
+            if (mp_map_slot_is_filled(map, i)) {
+                size_t len;
+                const char *name = mp_obj_str_get_data(map->table[i].key, &len);
+                vstr_t pattern;
+                vstr_init(&pattern, len + 6);
+                vstr_add_str(&pattern, "/api/");
+                vstr_add_strn(&pattern, name, len);
+                add_route(pattern.buf, pattern.len, map->table[i].value, 0, true, CONVENTION_BODY_TEXT);
+                vstr_clear(&pattern);
+            }
+        }
+    } else if (api != mp_const_none) {
+        add_route("/api/*", 6, api, 0, true, CONVENTION_BODY_TEXT);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(mongoose_init_obj, 0, mongoose_init);
+
+static uint32_t method_bit_of(mp_obj_t name_obj) {
+    size_t len;
+    const char *name = mp_obj_str_get_data(name_obj, &len);
+    uint32_t bit = pg_method_bit((const uint8_t *)name, len);
+    if (bit == 0) {
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("unknown HTTP method '%s'"), name);
+    }
+    return bit;
+}
+
+// mongoose.route(pattern, handler, methods=None, auth=True) -> handler
+static mp_obj_t mongoose_route(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    enum { ARG_pattern, ARG_handler, ARG_methods, ARG_auth };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_pattern, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_handler, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_methods, MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_auth, MP_ARG_BOOL, {.u_bool = true} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+
+    if (!pg_server_is_running()) {
+        raise_for_status(PG_STATUS_NOT_STARTED);
+    }
+    size_t pattern_len;
+    const char *pattern = mp_obj_str_get_data(args[ARG_pattern].u_obj, &pattern_len);
+    if (pattern_len == 0 || (pattern[0] != '/' && pattern[0] != '#' && pattern[0] != '*')
+        || memchr(pattern, '\0', pattern_len) != NULL) {
+        mp_raise_ValueError(MP_ERROR_TEXT("a route pattern starts with '/' (or a wildcard) and has no NUL"));
+    }
+    mp_obj_t handler = args[ARG_handler].u_obj;
+    check_callable(handler, "handler");
+    uint32_t methods = 0;
+    mp_obj_t methods_obj = args[ARG_methods].u_obj;
+    if (mp_obj_is_str(methods_obj)) {
+        methods = method_bit_of(methods_obj);
+    } else if (methods_obj != mp_const_none) {
+        mp_obj_t iter = mp_getiter(methods_obj, NULL);
+        mp_obj_t item;
+        while ((item = mp_iternext(iter)) != MP_OBJ_STOP_ITERATION) {
+            methods |= method_bit_of(item);
+        }
+        if (methods == 0) {
+            mp_raise_ValueError(MP_ERROR_TEXT("methods is empty"));
+        }
+    }
+    add_route(pattern, pattern_len, handler, methods, args[ARG_auth].u_bool, CONVENTION_REQUEST);
+    return handler;
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(mongoose_route_obj, 2, mongoose_route);
+
+// mongoose.poll(ms=0): runs the event loop once, waiting at most ms milliseconds for I/O.
+static mp_obj_t mongoose_poll(size_t n_args, const mp_obj_t *args) {
+    mp_int_t ms = n_args > 0 ? mp_obj_get_int(args[0]) : 0;
+    if (ms < 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("poll timeout must be >= 0 ms"));
+    }
+    if (!pg_server_is_running()) {
+        raise_for_status(PG_STATUS_NOT_STARTED);
+    }
+    PgStatus status = pg_server_poll(ms > INT_MAX ? INT_MAX : (int)ms);
+    raise_pending_exception();
+    raise_for_status(status);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mongoose_poll_obj, 0, 1, mongoose_poll);
+
+// mongoose.close(): closes the server and every connection; init() may be called again.
+static mp_obj_t mongoose_close(void) {
+    PgStatus status = pg_server_stop();
+    if (status == PG_STATUS_NOT_STARTED) {
+        return mp_const_none;
+    }
+    raise_for_status(status);
+    forget_callbacks();
+    MP_STATE_VM(pythongoose_pending_exception) = MP_OBJ_NULL;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(mongoose_close_obj, mongoose_close);
+
+static const mp_rom_map_elem_t mongoose_module_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_mongoose) },
+    { MP_ROM_QSTR(MP_QSTR_init), MP_ROM_PTR(&mongoose_init_obj) },
+    { MP_ROM_QSTR(MP_QSTR_route), MP_ROM_PTR(&mongoose_route_obj) },
+    { MP_ROM_QSTR(MP_QSTR_poll), MP_ROM_PTR(&mongoose_poll_obj) },
+    { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&mongoose_close_obj) },
+    { MP_ROM_QSTR(MP_QSTR_Request), MP_ROM_PTR(&pythongoose_type_request) },
+};
+static MP_DEFINE_CONST_DICT(mongoose_module_globals, mongoose_module_globals_table);
+
+const mp_obj_module_t pythongoose_user_cmodule = {
+    .base = { &mp_type_module },
+    .globals = (mp_obj_dict_t *)&mongoose_module_globals,
+};
+
+MP_REGISTER_MODULE(MP_QSTR_mongoose, pythongoose_user_cmodule);
