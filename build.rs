@@ -6,12 +6,9 @@
 use std::env;
 use std::path::PathBuf;
 
-/// Compile-time settings for Mongoose, shared by the C build and bindgen.
-/// `MG_MAX_HTTP_HEADERS` changes `struct mg_http_message`, so it must be the same on both sides.
-const MONGOOSE_DEFINES: &[(&str, &str)] = &[
-    ("MG_ENABLE_LOG", "0"),
-    ("MG_MAX_HTTP_HEADERS", "40"),
-];
+/// Compile-time settings for Mongoose, shared by the C build and bindgen (a setting such as
+/// `MG_MAX_HTTP_HEADERS` would change `struct mg_http_message`, so both sides must see the same).
+const MONGOOSE_DEFINES: &[(&str, &str)] = &[("MG_ENABLE_LOG", "0")];
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");

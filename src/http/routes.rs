@@ -95,11 +95,14 @@ impl RouteTable {
         self.routes.is_empty()
     }
 
-    /// The first route (in registration order) whose pattern and methods accept the request.
+    /// The route that serves the request: a literal pattern equal to the path wins; otherwise the
+    /// first wildcard pattern (in registration order) that matches. Methods decide among them.
     pub fn resolve(&self, method: &[u8], path: &[u8]) -> Resolution<'_> {
         let mut allowed = 0u32;
         let mut path_known = false;
-        for route in self.routes.iter().filter(|r| pattern_matches(&r.pattern, path)) {
+        let literal = self.routes.iter().filter(|r| !has_wildcard(&r.pattern) && r.pattern == path);
+        let wildcard = self.routes.iter().filter(|r| has_wildcard(&r.pattern) && pattern_matches(&r.pattern, path));
+        for route in literal.chain(wildcard) {
             if route.methods.accepts(method) {
                 return Resolution::Found(route);
             }
@@ -112,6 +115,10 @@ impl RouteTable {
             Resolution::NotFound
         }
     }
+}
+
+fn has_wildcard(pattern: &[u8]) -> bool {
+    pattern.iter().any(|b| matches!(b, b'*' | b'#'))
 }
 
 /// Glob match: `*` = any bytes but `/`, `#` = any bytes. Iterative, remembering the latest `*` and
@@ -216,6 +223,21 @@ mod tests {
         assert_eq!(table.resolve(b"GET", b"/api/y"), Resolution::NotFound);
         match table.resolve(b"POST", b"/api/x") {
             Resolution::Found(r) => assert_eq!(r.handler.slot, 1),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_literal_route_wins_over_an_earlier_wildcard() {
+        let mut table = RouteTable::default();
+        table.add(route("/api/*", 0, 0));
+        table.add(route("/api/status", 0, 1));
+        match table.resolve(b"GET", b"/api/status") {
+            Resolution::Found(r) => assert_eq!(r.handler.slot, 1),
+            other => panic!("{other:?}"),
+        }
+        match table.resolve(b"GET", b"/api/other") {
+            Resolution::Found(r) => assert_eq!(r.handler.slot, 0),
             other => panic!("{other:?}"),
         }
     }

@@ -119,6 +119,26 @@ static mp_obj_t new_str_of(PgBytes b) {
     return mp_obj_new_str(b.len ? (const char *)b.ptr : "", b.len);
 }
 
+// Strings up to this length are looked up among the interned ones (no allocation when found).
+#define INTERN_LOOKUP_MAX_LEN 32
+
+// A str of text already checked to be UTF-8. Long text skips the interned-string look-up and
+// leaves the hash to be computed on first use (hash 0 means "not computed" in MicroPython), so
+// a body is scanned once, not three times. Can raise MemoryError: call under nlr_push.
+static mp_obj_t new_str_of_checked_utf8(PgBytes b) {
+    if (b.len <= INTERN_LOOKUP_MAX_LEN) {
+        return new_str_of(b);
+    }
+    mp_obj_str_t *o = mp_obj_malloc(mp_obj_str_t, &mp_type_str);
+    byte *data = m_new(byte, b.len + 1);
+    memcpy(data, b.ptr, b.len);
+    data[b.len] = '\0';
+    o->hash = 0;
+    o->len = b.len;
+    o->data = data;
+    return MP_OBJ_FROM_PTR(o);
+}
+
 // request.header(name, default=None): a header's value (case-insensitive name).
 static mp_obj_t request_header(size_t n_args, const mp_obj_t *args) {
     const PgRequest *request = request_of(args[0]);
@@ -365,7 +385,7 @@ int32_t pg_shim_call_handler(uint32_t slot, uint8_t convention, const PgRequest 
     if (nlr_push(&nlr) == 0) {
         mp_obj_t argument;
         if (convention == CONVENTION_BODY_TEXT) {
-            argument = new_str_of(request->body);
+            argument = new_str_of_checked_utf8(request->body);
         } else {
             request_obj_t *obj = mp_obj_malloc(request_obj_t, &pythongoose_type_request);
             obj->request = request;
