@@ -7,23 +7,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// The Python call returned normally.
-#define PG_CALL_OK 0
-
-// The Python call raised; the traceback is printed. HTTP answers 500.
-#define PG_CALL_FAILED 1
-
-// `KeyboardInterrupt`/`SystemExit` (or one is pending): kept by the shim, raised out of `poll()`.
-#define PG_CALL_STOPPING 2
-
-// The body is not UTF-8 but the handler takes text: 400.
-#define PG_CALL_BAD_BODY_TEXT 3
-
-// Auth verdicts.
-#define PG_AUTH_REJECTED 0
-
-#define PG_AUTH_ACCEPTED 1
-
 // Status codes of every `pg_*` entry point. Stable numbers; `pg_status_message` describes each.
 typedef enum {
   PG_STATUS_OK = 0,
@@ -38,6 +21,23 @@ typedef enum {
   // Called from inside a handler while the event loop is running (poll or close re-entered).
   PG_STATUS_REENTERED = 5,
 } PgStatus;
+
+// Outcomes of the shim's protected calls (returned as `int32_t`: C may return any value, so
+// Rust compares numbers instead of trusting an enum it did not create).
+typedef enum {
+  // The Python call returned normally.
+  PG_CALL_OUTCOME_OK = 0,
+  // The Python call raised; the traceback is printed. HTTP answers 500.
+  PG_CALL_OUTCOME_FAILED = 1,
+  // `KeyboardInterrupt`/`SystemExit` (or one is pending): kept by the shim, raised out of `poll()`.
+  PG_CALL_OUTCOME_STOPPING = 2,
+  // The body is not UTF-8 but the handler takes text: 400.
+  PG_CALL_OUTCOME_BAD_BODY_TEXT = 3,
+  // The auth callback rejected the credentials.
+  PG_CALL_OUTCOME_AUTH_REJECTED = 4,
+  // The auth callback accepted the credentials.
+  PG_CALL_OUTCOME_AUTH_ACCEPTED = 5,
+} PgCallOutcome;
 
 // Options of `pg_server_start`.
 typedef struct {
@@ -78,8 +78,6 @@ typedef struct {
   PgBytes extra_headers;
   PgBytes body;
 } PgReply;
-
-
 
 // A NUL-terminated, static description of a status code.
 const char *pg_status_message(PgStatus status);
@@ -134,12 +132,14 @@ bool pg_request_header_at(const PgRequest *request, uintptr_t index, PgBytes *na
 
 // Calls the handler in `slot` with `request`, filling `reply` (pointers stay valid until the
 // next Python allocation: copy them out before anything else calls the shim).
+// Returns a `PgCallOutcome` code.
 extern int32_t pg_shim_call_handler(uint32_t slot,
                                     uint8_t convention,
                                     const PgRequest *request,
                                     PgReply *reply);
 
-// Runs the auth callback with `(user, password)`; AUTH_* or PG_CALL_FAILED / PG_CALL_STOPPING.
+// Runs the auth callback with `(user, password)`; returns a `PgCallOutcome` code:
+// AuthAccepted / AuthRejected, or Failed / Stopping when it raised.
 extern int32_t pg_shim_check_auth(const uint8_t *user,
                                   uintptr_t user_len,
                                   const uint8_t *password,

@@ -15,6 +15,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod http;
+pub mod mqtt;
 
 #[cfg(feature = "mongoose")]
 pub mod ffi;

@@ -54,7 +54,7 @@ fn sextet(symbol: u8) -> Option<u32> {
 pub fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
     let unpadded_len = text.iter().rposition(|b| *b != b'=').map_or(0, |i| i + 1);
     let (data, padding) = text.split_at(unpadded_len);
-    if padding.len() > 2 || (!padding.is_empty() && text.len() % 4 != 0) {
+    if padding.len() > 2 || (!padding.is_empty() && !text.len().is_multiple_of(4)) {
         return None;
     }
     let mut out = Vec::with_capacity(data.len() / 4 * 3 + 2);

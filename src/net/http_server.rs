@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use core::ffi::{c_int, c_void, CStr};
 
 use super::mongoose::{self as mg, mg_connection, mg_http_message, mg_mgr};
-use super::shim;
+use super::shim::{self, PgCallOutcome};
 use super::{mg_str_bytes, VmThreadCell};
 use crate::ffi::types::{PgBytes, PgReply, PgRequest, PgStatus};
 use crate::http::auth::BasicCredentials;
@@ -249,20 +249,20 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
         // SAFETY: `message` points into the live buffer.
         let credentials = unsafe { header(message, c"Authorization") }.and_then(BasicCredentials::from_header);
         let verdict = match &credentials {
-            None => shim::PG_AUTH_REJECTED,
+            None => Some(PgCallOutcome::AuthRejected),
             // SAFETY: the shim only reads the two byte ranges during the call.
-            Some(creds) => unsafe {
+            Some(creds) => PgCallOutcome::from_code(unsafe {
                 shim::pg_shim_check_auth(
                     creds.user().as_ptr(),
                     creds.user().len(),
                     creds.password().as_ptr(),
                     creds.password().len(),
                 )
-            },
+            }),
         };
         match verdict {
-            shim::PG_AUTH_ACCEPTED => {}
-            shim::PG_AUTH_REJECTED => {
+            Some(PgCallOutcome::AuthAccepted) => {}
+            Some(PgCallOutcome::AuthRejected) => {
                 // SAFETY: `c` is live.
                 unsafe { send_text(c, 401, b"Auth required", AUTH_CHALLENGE, close) };
                 return close;
@@ -284,8 +284,10 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
     };
     let mut reply = PgReply::default();
     // SAFETY: `request` and `reply` outlive the call; the shim fills `reply`.
-    let outcome = unsafe { shim::pg_shim_call_handler(handler.slot, handler.convention as u8, &request, &mut reply) };
-    if outcome != shim::PG_CALL_OK {
+    let outcome = PgCallOutcome::from_code(unsafe {
+        shim::pg_shim_call_handler(handler.slot, handler.convention as u8, &request, &mut reply)
+    });
+    if outcome != Some(PgCallOutcome::Ok) {
         // SAFETY: `c` is live.
         return unsafe { reply_to_failed_call(c, outcome, close) };
     }
@@ -304,16 +306,17 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
 
 /// # Safety
 /// `c` is live.
-unsafe fn reply_to_failed_call(c: *mut mg_connection, outcome: i32, close: bool) -> bool {
+unsafe fn reply_to_failed_call(c: *mut mg_connection, outcome: Option<PgCallOutcome>, close: bool) -> bool {
+    let stopping = outcome == Some(PgCallOutcome::Stopping);
     let (status, body): (u16, &[u8]) = match outcome {
-        shim::PG_CALL_STOPPING => (503, b"Service Unavailable"),
-        shim::PG_CALL_BAD_BODY_TEXT => (400, b"Bad Request: body is not UTF-8 text"),
-        shim::PG_CALL_FAILED => (500, b"Internal Server Error"),
+        Some(PgCallOutcome::Stopping) => (503, b"Service Unavailable"),
+        Some(PgCallOutcome::BadBodyText) => (400, b"Bad Request: body is not UTF-8 text"),
+        Some(PgCallOutcome::Failed) => (500, b"Internal Server Error"),
         _ => (500, b"Internal Server Error: unexpected outcome"),
     };
     // SAFETY: `c` is live.
-    unsafe { send_text(c, status, body, b"", close || outcome == shim::PG_CALL_STOPPING) };
-    close || outcome == shim::PG_CALL_STOPPING
+    unsafe { send_text(c, status, body, b"", close || stopping) };
+    close || stopping
 }
 
 /// # Safety

@@ -3,23 +3,39 @@
 
 use crate::ffi::types::{PgReply, PgRequest};
 
-/// The Python call returned normally.
-pub const PG_CALL_OK: i32 = 0;
-/// The Python call raised; the traceback is printed. HTTP answers 500.
-pub const PG_CALL_FAILED: i32 = 1;
-/// `KeyboardInterrupt`/`SystemExit` (or one is pending): kept by the shim, raised out of `poll()`.
-pub const PG_CALL_STOPPING: i32 = 2;
-/// The body is not UTF-8 but the handler takes text: 400.
-pub const PG_CALL_BAD_BODY_TEXT: i32 = 3;
+/// Outcomes of the shim's protected calls (returned as `int32_t`: C may return any value, so
+/// Rust compares numbers instead of trusting an enum it did not create).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PgCallOutcome {
+    /// The Python call returned normally.
+    Ok = 0,
+    /// The Python call raised; the traceback is printed. HTTP answers 500.
+    Failed = 1,
+    /// `KeyboardInterrupt`/`SystemExit` (or one is pending): kept by the shim, raised out of `poll()`.
+    Stopping = 2,
+    /// The body is not UTF-8 but the handler takes text: 400.
+    BadBodyText = 3,
+    /// The auth callback rejected the credentials.
+    AuthRejected = 4,
+    /// The auth callback accepted the credentials.
+    AuthAccepted = 5,
+}
 
-/// Auth verdicts.
-pub const PG_AUTH_REJECTED: i32 = 0;
-pub const PG_AUTH_ACCEPTED: i32 = 1;
+impl PgCallOutcome {
+    pub fn from_code(code: i32) -> Option<Self> {
+        [Self::Ok, Self::Failed, Self::Stopping, Self::BadBodyText, Self::AuthRejected, Self::AuthAccepted]
+            .into_iter()
+            .find(|outcome| *outcome as i32 == code)
+    }
+}
 
 extern "C" {
     /// Calls the handler in `slot` with `request`, filling `reply` (pointers stay valid until the
     /// next Python allocation: copy them out before anything else calls the shim).
+    /// Returns a `PgCallOutcome` code.
     pub fn pg_shim_call_handler(slot: u32, convention: u8, request: *const PgRequest, reply: *mut PgReply) -> i32;
-    /// Runs the auth callback with `(user, password)`; AUTH_* or PG_CALL_FAILED / PG_CALL_STOPPING.
+    /// Runs the auth callback with `(user, password)`; returns a `PgCallOutcome` code:
+    /// AuthAccepted / AuthRejected, or Failed / Stopping when it raised.
     pub fn pg_shim_check_auth(user: *const u8, user_len: usize, password: *const u8, password_len: usize) -> i32;
 }

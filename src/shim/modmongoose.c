@@ -92,11 +92,11 @@ static int32_t outcome_of_exception(mp_obj_t exception) {
     if (mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(type), MP_OBJ_FROM_PTR(&mp_type_KeyboardInterrupt))
         || mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(type), MP_OBJ_FROM_PTR(&mp_type_SystemExit))) {
         MP_STATE_VM(pythongoose_pending_exception) = exception;
-        return PG_CALL_STOPPING;
+        return PG_CALL_OUTCOME_STOPPING;
     }
     mp_printf(&mp_plat_print, "mongoose: a callback raised an exception:\n");
     mp_obj_print_exception(&mp_plat_print, exception);
-    return PG_CALL_FAILED;
+    return PG_CALL_OUTCOME_FAILED;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -362,22 +362,22 @@ static void convert_reply(mp_obj_t result, PgReply *reply) {
 
 int32_t pg_shim_call_handler(uint32_t slot, uint8_t convention, const PgRequest *request, PgReply *reply) {
     if (MP_STATE_VM(pythongoose_pending_exception) != MP_OBJ_NULL) {
-        return PG_CALL_STOPPING;
+        return PG_CALL_OUTCOME_STOPPING;
     }
     mp_obj_t handlers = MP_STATE_VM(pythongoose_handlers);
     if (handlers == MP_OBJ_NULL) {
-        return PG_CALL_FAILED;
+        return PG_CALL_OUTCOME_FAILED;
     }
     size_t count;
     mp_obj_t *items;
     mp_obj_list_get(handlers, &count, &items);
     if (slot >= count) {
-        return PG_CALL_FAILED;
+        return PG_CALL_OUTCOME_FAILED;
     }
     mp_obj_t handler = items[slot];
     if (convention == CONVENTION_BODY_TEXT
         && !utf8_check(request->body.ptr ? request->body.ptr : (const uint8_t *)"", request->body.len)) {
-        return PG_CALL_BAD_BODY_TEXT;
+        return PG_CALL_OUTCOME_BAD_BODY_TEXT;
     }
     request_obj_t *volatile request_obj = NULL;
     int32_t outcome;
@@ -395,7 +395,7 @@ int32_t pg_shim_call_handler(uint32_t slot, uint8_t convention, const PgRequest 
         mp_obj_t result = mp_call_function_1(handler, argument);
         convert_reply(result, reply);
         nlr_pop();
-        outcome = PG_CALL_OK;
+        outcome = PG_CALL_OUTCOME_OK;
     } else {
         outcome = outcome_of_exception(MP_OBJ_FROM_PTR(nlr.ret_val));
     }
@@ -407,11 +407,11 @@ int32_t pg_shim_call_handler(uint32_t slot, uint8_t convention, const PgRequest 
 
 int32_t pg_shim_check_auth(const uint8_t *user, uintptr_t user_len, const uint8_t *password, uintptr_t password_len) {
     if (MP_STATE_VM(pythongoose_pending_exception) != MP_OBJ_NULL) {
-        return PG_CALL_STOPPING;
+        return PG_CALL_OUTCOME_STOPPING;
     }
     mp_obj_t callback = MP_STATE_VM(pythongoose_auth_callback);
     if (callback == MP_OBJ_NULL) {
-        return PG_AUTH_REJECTED;
+        return PG_CALL_OUTCOME_AUTH_REJECTED;
     }
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
@@ -419,7 +419,7 @@ int32_t pg_shim_check_auth(const uint8_t *user, uintptr_t user_len, const uint8_
         mp_obj_t password_obj = new_text_or_bytes(password, password_len);
         bool accepted = mp_obj_is_true(mp_call_function_2(callback, user_obj, password_obj));
         nlr_pop();
-        return accepted ? PG_AUTH_ACCEPTED : PG_AUTH_REJECTED;
+        return accepted ? PG_CALL_OUTCOME_AUTH_ACCEPTED : PG_CALL_OUTCOME_AUTH_REJECTED;
     }
     return outcome_of_exception(MP_OBJ_FROM_PTR(nlr.ret_val));
 }

@@ -1,0 +1,2782 @@
+//! The MQTT 3.1.1 client session: a state machine that never does I/O and never reads a clock.
+//!
+//! See the module documentation of [`crate::mqtt`] for the calling protocol. In short: the caller
+//! feeds it transport events, received bytes, user requests and the current time; after every
+//! call it takes the bytes to send ([`Session::take_outgoing`]), the transport command
+//! ([`Session::take_transport_command`]), the events for the user ([`Session::drain_events`]) and
+//! arms a timer for [`Session::next_wakeup_ms`], at which it calls [`Session::poll`].
+
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::codec::{
+    decode_packet, ConnAck, Connect, ConnectReturnCode, DecodeError, EncodeError, LastWill, Packet,
+    ProtocolVersion, Publish, QoS, SubAck, SubackReturnCode, Subscribe, SubscribeFilter,
+    Unsubscribe,
+};
+use super::topic::{validate_topic_filter, validate_topic_name, TopicError};
+
+/// The will message the broker publishes when the link dies without DISCONNECT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Will {
+    pub topic: String,
+    pub message: Vec<u8>,
+    pub qos: QoS,
+    pub retain: bool,
+}
+
+/// Everything the session needs to know up front. All durations are in milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Client identifier. Generating one is the caller's job (see [`client_id_from_random`]);
+    /// empty is allowed only with `clean_session` (the broker then assigns one).
+    pub client_id: String,
+    /// Keepalive in seconds sent in CONNECT; 0 disables PINGREQ.
+    pub keep_alive_secs: u16,
+    pub clean_session: bool,
+    pub username: Option<String>,
+    pub password: Option<Vec<u8>>,
+    pub will: Option<Will>,
+    /// Most QoS>0 publishes awaiting their acknowledgement at once (the inflight window), >= 1.
+    pub max_inflight: usize,
+    /// Most QoS>0 publishes waiting for the window or for a connection; beyond it `publish`
+    /// fails with [`RequestError::QueueFull`]. 0 disables queueing.
+    pub max_queued: usize,
+    /// Most SUBSCRIBE/UNSUBSCRIBE requests awaiting their acknowledgement (or a connection).
+    pub max_pending_requests: usize,
+    /// An unacknowledged PUBLISH/PUBREL/SUBSCRIBE/UNSUBSCRIBE is resent after this long.
+    pub ack_timeout_ms: u64,
+    /// A packet is sent at most this many times (first send, resends after `ack_timeout_ms`,
+    /// resends after a reconnect); then it is reported [`DeliveryStatus::TimedOut`]. >= 1.
+    pub max_attempts: u8,
+    /// From asking for a transport until CONNACK; exceeded means a failed attempt.
+    pub connect_timeout_ms: u64,
+    /// After a PINGREQ, the link is declared dead if nothing arrives within this time.
+    pub ping_timeout_ms: u64,
+    /// Reconnect backoff: first delay, doubling per failed attempt up to `reconnect_max_ms`,
+    /// each delay drawn uniformly from [delay/2, delay] (jitter).
+    pub reconnect_min_ms: u64,
+    pub reconnect_max_ms: u64,
+    /// Reconnect after a lost link (true) or stop and fail pending requests (false).
+    pub auto_reconnect: bool,
+    /// Largest remaining length accepted from the broker; larger is a protocol error.
+    pub max_incoming_packet_size: usize,
+    /// Most inbound QoS 2 messages awaiting PUBREL; more is treated as a protocol error.
+    pub max_inbound_qos2: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            client_id: String::new(),
+            keep_alive_secs: 60,
+            clean_session: true,
+            username: None,
+            password: None,
+            will: None,
+            max_inflight: 8,
+            max_queued: 32,
+            max_pending_requests: 16,
+            ack_timeout_ms: 10_000,
+            max_attempts: 3,
+            connect_timeout_ms: 10_000,
+            ping_timeout_ms: 10_000,
+            reconnect_min_ms: 1_000,
+            reconnect_max_ms: 60_000,
+            auto_reconnect: true,
+            max_incoming_packet_size: 65_536,
+            max_inbound_qos2: 32,
+        }
+    }
+}
+
+/// Why a [`SessionConfig`] cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigError {
+    EmptyClientIdNeedsCleanSession,
+    InvalidWillTopic(TopicError),
+    ZeroMaxInflight,
+    ZeroMaxAttempts,
+    /// The CONNECT packet cannot be encoded (string too long, password without user name).
+    Encode(EncodeError),
+}
+
+impl ConfigError {
+    pub fn message(self) -> &'static str {
+        match self {
+            ConfigError::EmptyClientIdNeedsCleanSession => {
+                "an empty client id needs clean_session=True"
+            }
+            ConfigError::InvalidWillTopic(error) => error.message(),
+            ConfigError::ZeroMaxInflight => "max_inflight must be at least 1",
+            ConfigError::ZeroMaxAttempts => "max_attempts must be at least 1",
+            ConfigError::Encode(error) => error.message(),
+        }
+    }
+}
+
+/// Where the session is in its life cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Not started, stopped by `disconnect()`, by a final refusal, or link lost without
+    /// `auto_reconnect`. Only [`Session::connect`] leaves it.
+    Disconnected,
+    /// Waiting for the backoff delay before the next attempt.
+    WaitingToReconnect,
+    /// Asked the caller to open a transport ([`TransportCommand::Open`]).
+    Connecting,
+    /// CONNECT sent, waiting for CONNACK.
+    AwaitingConnAck,
+    Connected,
+}
+
+/// What the caller must do with the transport (TCP/TLS connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportCommand {
+    /// Open a new connection to the broker, then call [`Session::on_transport_connected`]
+    /// (or [`Session::on_transport_closed`] if that fails).
+    Open,
+    /// Send what [`Session::take_outgoing`] returned, then close the connection. The session
+    /// already treats it as closed; a later `on_transport_closed` for it is ignored.
+    Close,
+}
+
+/// A broker that broke the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolViolation {
+    Malformed(DecodeError),
+    /// A packet a broker must not send now (type number): e.g. anything before CONNACK.
+    UnexpectedPacket(u8),
+    /// SUBACK with a different number of return codes than filters subscribed.
+    SubackCountMismatch,
+    /// More inbound QoS 2 messages awaiting PUBREL than `max_inbound_qos2`.
+    TooManyInboundQos2,
+}
+
+/// Why a link was closed (or an attempt failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// The user called `disconnect()`.
+    ClientRequested,
+    /// The transport reported the connection closed or failed.
+    TransportClosed,
+    /// No packet arrived within `ping_timeout_ms` after a PINGREQ.
+    KeepaliveTimeout,
+    /// No CONNACK within `connect_timeout_ms`.
+    ConnectTimeout,
+    ProtocolError(ProtocolViolation),
+}
+
+impl DisconnectReason {
+    pub fn message(self) -> &'static str {
+        match self {
+            DisconnectReason::ClientRequested => "disconnected by the client",
+            DisconnectReason::TransportClosed => "connection closed",
+            DisconnectReason::KeepaliveTimeout => "keepalive timeout: broker not responding",
+            DisconnectReason::ConnectTimeout => "timed out waiting for CONNACK",
+            DisconnectReason::ProtocolError(ProtocolViolation::Malformed(error)) => error.message(),
+            DisconnectReason::ProtocolError(ProtocolViolation::UnexpectedPacket(_)) => {
+                "protocol error: unexpected packet from broker"
+            }
+            DisconnectReason::ProtocolError(ProtocolViolation::SubackCountMismatch) => {
+                "protocol error: SUBACK return codes do not match the request"
+            }
+            DisconnectReason::ProtocolError(ProtocolViolation::TooManyInboundQos2) => {
+                "protocol error: too many unreleased QoS 2 messages"
+            }
+        }
+    }
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailReason {
+    /// SUBACK returned 0x80 for this filter.
+    SubscriptionRefused { filter: String },
+    /// `disconnect()` was called while the request was pending.
+    ClientDisconnected,
+    /// The broker refused the connection for good (the session stopped).
+    ConnectionRefused(ConnectReturnCode),
+    /// The link was lost and `auto_reconnect` is off.
+    ConnectionLost,
+}
+
+impl FailReason {
+    pub fn message(&self) -> &'static str {
+        match self {
+            FailReason::SubscriptionRefused { .. } => "subscription refused by the broker",
+            FailReason::ClientDisconnected => "disconnected before acknowledgement",
+            FailReason::ConnectionRefused(code) => code.message(),
+            FailReason::ConnectionLost => "connection lost before acknowledgement",
+        }
+    }
+}
+
+/// Outcome of a QoS>0 publish, a subscribe or an unsubscribe, keyed by its packet id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// PUBACK / PUBCOMP / SUBACK (all filters granted) / UNSUBACK received.
+    Delivered,
+    Failed(FailReason),
+    /// Sent `max_attempts` times without acknowledgement.
+    TimedOut,
+}
+
+/// What happened, for the user. Drained with [`Session::drain_events`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Connected {
+        session_present: bool,
+    },
+    /// CONNACK refused. Reconnects only for `ServerUnavailable`; otherwise the session stops.
+    ConnectRefused {
+        code: ConnectReturnCode,
+    },
+    /// A connection attempt failed before CONNACK (retried with backoff when enabled).
+    ConnectFailed {
+        reason: DisconnectReason,
+    },
+    Message {
+        topic: String,
+        payload: Vec<u8>,
+        qos: QoS,
+        retain: bool,
+        dup: bool,
+    },
+    /// One per QoS>0 publish and per subscribe/unsubscribe. A SUBSCRIBE gives one `Delivered`
+    /// when all filters are granted, else one `Failed(SubscriptionRefused)` per refused filter.
+    Status {
+        packet_id: u16,
+        status: DeliveryStatus,
+    },
+    /// An established session ended.
+    Disconnected {
+        reason: DisconnectReason,
+    },
+}
+
+/// Why `publish`/`subscribe`/`unsubscribe` refused a request (nothing was queued or sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestError {
+    InvalidTopic(TopicError),
+    /// The inflight window and the queue (or the pending request limit) are full.
+    QueueFull,
+    /// QoS 0 publish while not connected (QoS 0 is never queued).
+    NotConnected,
+    /// Subscribe/unsubscribe with no filter.
+    NoFilters,
+    /// The packet cannot be encoded (e.g. larger than the MQTT limit).
+    Encode(EncodeError),
+    /// Every packet id is in use.
+    PacketIdsExhausted,
+}
+
+impl RequestError {
+    pub fn message(self) -> &'static str {
+        match self {
+            RequestError::InvalidTopic(error) => error.message(),
+            RequestError::QueueFull => "publish queue full",
+            RequestError::NotConnected => "not connected",
+            RequestError::NoFilters => "at least one topic is required",
+            RequestError::Encode(error) => error.message(),
+            RequestError::PacketIdsExhausted => "no free packet identifier",
+        }
+    }
+}
+
+/// Builds a client id from a prefix and caller-provided random bytes (hex encoded).
+pub fn client_id_from_random(prefix: &str, random_bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(prefix.len() + 2 * random_bytes.len());
+    id.push_str(prefix);
+    for byte in random_bytes {
+        for nibble in [byte >> 4, byte & 0x0F] {
+            if let Some(&digit) = HEX.get(usize::from(nibble)) {
+                id.push(char::from(digit));
+            }
+        }
+    }
+    id
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The acknowledgement an inflight publish waits for (named after the MQTT packets).
+#[allow(clippy::enum_variant_names)]
+enum AwaitedAck {
+    PubAck,
+    PubRec,
+    PubComp,
+}
+
+/// A QoS>0 publish, queued or inflight. The PUBLISH is kept encoded (one allocation); a resend
+/// sets the DUP bit in place. After PUBREC the payload is dropped.
+#[derive(Debug)]
+struct OutboundPublish {
+    packet_id: u16,
+    awaiting: AwaitedAck,
+    encoded: Vec<u8>,
+    /// Times sent so far (0 while queued).
+    attempts: u8,
+    deadline_ms: u64,
+}
+
+#[derive(Debug)]
+enum RequestKind {
+    Subscribe(Vec<(String, QoS)>),
+    Unsubscribe(Vec<String>),
+}
+
+#[derive(Debug)]
+struct PendingRequest {
+    packet_id: u16,
+    kind: RequestKind,
+    /// A resubscribe the session made itself: no `Delivered` status is reported for it.
+    internal: bool,
+    attempts: u8,
+    deadline_ms: u64,
+}
+
+fn encode_request(request: &PendingRequest, out: &mut Vec<u8>) {
+    // Sizes were checked when the request was made; encoding cannot fail here.
+    let _ = match &request.kind {
+        RequestKind::Subscribe(filters) => Packet::Subscribe(Subscribe {
+            packet_id: request.packet_id,
+            filters: filters
+                .iter()
+                .map(|(filter, qos)| SubscribeFilter {
+                    filter: filter.as_str(),
+                    qos: *qos,
+                })
+                .collect(),
+        })
+        .encode(out),
+        RequestKind::Unsubscribe(filters) => Packet::Unsubscribe(Unsubscribe {
+            packet_id: request.packet_id,
+            filters: filters.iter().map(String::as_str).collect(),
+        })
+        .encode(out),
+    };
+}
+
+/// The client session. See the module docs of [`crate::mqtt`].
+#[derive(Debug)]
+pub struct Session {
+    config: SessionConfig,
+    state: ConnectionState,
+    outgoing: Vec<u8>,
+    events: Vec<Event>,
+    transport_command: Option<TransportCommand>,
+    reconnect_at_ms: u64,
+    connect_deadline_ms: u64,
+    last_sent_ms: u64,
+    last_received_ms: u64,
+    ping_sent_at_ms: Option<u64>,
+    failed_attempts: u32,
+    random_state: u32,
+    last_packet_id: u16,
+    inflight: Vec<OutboundPublish>,
+    queued: VecDeque<OutboundPublish>,
+    requests: Vec<PendingRequest>,
+    /// Granted subscriptions, restored when the broker did not keep the session.
+    subscriptions: Vec<(String, QoS)>,
+    /// Inbound QoS 2 packet ids received and not yet released by PUBREL.
+    inbound_qos2: Vec<u16>,
+}
+
+impl Session {
+    /// Validates `config`. `random_seed` seeds the reconnect jitter (any value; mix more in
+    /// with [`Session::add_entropy`]).
+    pub fn new(config: SessionConfig, random_seed: u32) -> Result<Session, ConfigError> {
+        if config.client_id.is_empty() && !config.clean_session {
+            return Err(ConfigError::EmptyClientIdNeedsCleanSession);
+        }
+        if let Some(will) = &config.will {
+            validate_topic_name(&will.topic).map_err(ConfigError::InvalidWillTopic)?;
+        }
+        if config.max_inflight == 0 {
+            return Err(ConfigError::ZeroMaxInflight);
+        }
+        if config.max_attempts == 0 {
+            return Err(ConfigError::ZeroMaxAttempts);
+        }
+        connect_packet(&config)
+            .encoded_len()
+            .map_err(ConfigError::Encode)?;
+        let mut session = Session {
+            config,
+            state: ConnectionState::Disconnected,
+            outgoing: Vec::new(),
+            events: Vec::new(),
+            transport_command: None,
+            reconnect_at_ms: 0,
+            connect_deadline_ms: 0,
+            last_sent_ms: 0,
+            last_received_ms: 0,
+            ping_sent_at_ms: None,
+            failed_attempts: 0,
+            random_state: 0,
+            last_packet_id: 0,
+            inflight: Vec::new(),
+            queued: VecDeque::new(),
+            requests: Vec::new(),
+            subscriptions: Vec::new(),
+            inbound_qos2: Vec::new(),
+        };
+        session.add_entropy(random_seed);
+        Ok(session)
+    }
+
+    // --- queries -------------------------------------------------------------------------
+
+    pub fn state(&self) -> ConnectionState {
+        self.state
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.state == ConnectionState::Connected
+    }
+
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// QoS>0 publishes sent and awaiting acknowledgement.
+    pub fn inflight_len(&self) -> usize {
+        self.inflight.len()
+    }
+
+    /// QoS>0 publishes waiting for the window or a connection.
+    pub fn queued_len(&self) -> usize {
+        self.queued.len()
+    }
+
+    /// Granted subscriptions (restored on reconnect when the broker lost the session).
+    pub fn subscriptions(&self) -> &[(String, QoS)] {
+        &self.subscriptions
+    }
+
+    /// When [`Session::poll`] must be called next (absolute, same clock as `now_ms`).
+    pub fn next_wakeup_ms(&self) -> Option<u64> {
+        match self.state {
+            ConnectionState::Disconnected => None,
+            ConnectionState::WaitingToReconnect => Some(self.reconnect_at_ms),
+            ConnectionState::Connecting | ConnectionState::AwaitingConnAck => {
+                Some(self.connect_deadline_ms)
+            }
+            ConnectionState::Connected => {
+                let mut next = self.keepalive_deadline_ms();
+                let deadlines = self.inflight.iter().map(|entry| entry.deadline_ms).chain(
+                    self.requests
+                        .iter()
+                        .filter(|request| request.attempts > 0)
+                        .map(|request| request.deadline_ms),
+                );
+                for deadline in deadlines {
+                    next = Some(next.map_or(deadline, |current: u64| current.min(deadline)));
+                }
+                next
+            }
+        }
+    }
+
+    // --- outputs -------------------------------------------------------------------------
+
+    /// Bytes to write to the transport, in order. Empty when there is nothing to send.
+    pub fn take_outgoing(&mut self) -> Vec<u8> {
+        core::mem::take(&mut self.outgoing)
+    }
+
+    pub fn has_outgoing(&self) -> bool {
+        !self.outgoing.is_empty()
+    }
+
+    /// Events for the user since the last call, oldest first.
+    pub fn drain_events(&mut self) -> Vec<Event> {
+        core::mem::take(&mut self.events)
+    }
+
+    /// What to do with the transport, if anything. Execute it after writing `take_outgoing()`.
+    pub fn take_transport_command(&mut self) -> Option<TransportCommand> {
+        self.transport_command.take()
+    }
+
+    /// Mixes caller-provided randomness into the reconnect jitter generator.
+    pub fn add_entropy(&mut self, random: u32) {
+        self.random_state ^= random;
+        if self.random_state == 0 {
+            self.random_state = 0x9E37_79B9;
+        }
+    }
+
+    // --- inputs: user requests ------------------------------------------------------------
+
+    /// Starts connecting (asks for [`TransportCommand::Open`]). From `WaitingToReconnect` it
+    /// skips the remaining backoff; in other states it does nothing.
+    pub fn connect(&mut self, now_ms: u64) {
+        match self.state {
+            ConnectionState::Disconnected => {
+                self.failed_attempts = 0;
+                self.start_attempt(now_ms);
+            }
+            ConnectionState::WaitingToReconnect => self.start_attempt(now_ms),
+            _ => {}
+        }
+    }
+
+    /// Clean shutdown: DISCONNECT (when connected), [`TransportCommand::Close`], no more
+    /// reconnects. Pending publishes and requests are reported
+    /// `Failed(ClientDisconnected)`. Subscriptions are remembered for a later `connect`.
+    pub fn disconnect(&mut self, now_ms: u64) {
+        match self.state {
+            ConnectionState::Connected => {
+                self.send_packet(&Packet::Disconnect, now_ms);
+                self.transport_command = Some(TransportCommand::Close);
+                self.events.push(Event::Disconnected {
+                    reason: DisconnectReason::ClientRequested,
+                });
+            }
+            ConnectionState::Connecting | ConnectionState::AwaitingConnAck => {
+                self.outgoing.clear();
+                self.transport_command = Some(TransportCommand::Close);
+            }
+            ConnectionState::WaitingToReconnect | ConnectionState::Disconnected => {}
+        }
+        self.stop(FailReason::ClientDisconnected);
+    }
+
+    /// Publishes a message. Returns the packet id (0 for QoS 0) that its
+    /// [`Event::Status`] will carry. QoS 0 is sent only while connected. QoS>0 is sent at once
+    /// when connected and the inflight window has room, otherwise queued (also while
+    /// disconnected); a full queue is an error.
+    pub fn publish(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+        now_ms: u64,
+    ) -> Result<u16, RequestError> {
+        validate_topic_name(topic).map_err(RequestError::InvalidTopic)?;
+        if qos == QoS::AtMostOnce {
+            if self.state != ConnectionState::Connected {
+                return Err(RequestError::NotConnected);
+            }
+            let packet = Packet::Publish(Publish {
+                dup: false,
+                qos,
+                retain,
+                topic,
+                packet_id: 0,
+                payload,
+            });
+            packet
+                .encode(&mut self.outgoing)
+                .map_err(RequestError::Encode)?;
+            self.last_sent_ms = now_ms;
+            return Ok(0);
+        }
+        let sends_now = self.state == ConnectionState::Connected
+            && self.queued.is_empty()
+            && self.inflight.len() < self.config.max_inflight;
+        if !sends_now && self.queued.len() >= self.config.max_queued {
+            return Err(RequestError::QueueFull);
+        }
+        let packet_id = self
+            .allocate_packet_id()
+            .ok_or(RequestError::PacketIdsExhausted)?;
+        let mut encoded = Vec::new();
+        Packet::Publish(Publish {
+            dup: false,
+            qos,
+            retain,
+            topic,
+            packet_id,
+            payload,
+        })
+        .encode(&mut encoded)
+        .map_err(RequestError::Encode)?;
+        let stage = if qos == QoS::AtLeastOnce {
+            AwaitedAck::PubAck
+        } else {
+            AwaitedAck::PubRec
+        };
+        let entry = OutboundPublish {
+            packet_id,
+            awaiting: stage,
+            encoded,
+            attempts: 0,
+            deadline_ms: 0,
+        };
+        if sends_now {
+            self.send_publish(entry, now_ms);
+        } else {
+            self.queued.push_back(entry);
+        }
+        Ok(packet_id)
+    }
+
+    /// Subscribes to one or more filters in one SUBSCRIBE. Returns its packet id. Made while
+    /// disconnected, it is sent after the next CONNACK.
+    pub fn subscribe(&mut self, filters: &[(&str, QoS)], now_ms: u64) -> Result<u16, RequestError> {
+        if filters.is_empty() {
+            return Err(RequestError::NoFilters);
+        }
+        for (filter, _) in filters {
+            validate_topic_filter(filter).map_err(RequestError::InvalidTopic)?;
+        }
+        let probe = Packet::Subscribe(Subscribe {
+            packet_id: 1,
+            filters: filters
+                .iter()
+                .map(|&(filter, qos)| SubscribeFilter { filter, qos })
+                .collect(),
+        });
+        probe.encoded_len().map_err(RequestError::Encode)?;
+        let kind = RequestKind::Subscribe(
+            filters
+                .iter()
+                .map(|&(filter, qos)| (String::from(filter), qos))
+                .collect(),
+        );
+        self.add_request(kind, false, now_ms)
+    }
+
+    /// Unsubscribes from one or more filters in one UNSUBSCRIBE. Returns its packet id. The
+    /// filters are forgotten at once (not restored on reconnect).
+    pub fn unsubscribe(&mut self, filters: &[&str], now_ms: u64) -> Result<u16, RequestError> {
+        if filters.is_empty() {
+            return Err(RequestError::NoFilters);
+        }
+        for filter in filters {
+            validate_topic_filter(filter).map_err(RequestError::InvalidTopic)?;
+        }
+        let probe = Packet::Unsubscribe(Unsubscribe {
+            packet_id: 1,
+            filters: filters.to_vec(),
+        });
+        probe.encoded_len().map_err(RequestError::Encode)?;
+        let kind = RequestKind::Unsubscribe(filters.iter().map(|f| String::from(*f)).collect());
+        let packet_id = self.add_request(kind, false, now_ms)?;
+        self.subscriptions
+            .retain(|(subscribed, _)| !filters.contains(&subscribed.as_str()));
+        Ok(packet_id)
+    }
+
+    // --- inputs: transport ------------------------------------------------------------------
+
+    /// The transport asked for with [`TransportCommand::Open`] is up: sends CONNECT.
+    pub fn on_transport_connected(&mut self, now_ms: u64) {
+        if self.state != ConnectionState::Connecting {
+            return;
+        }
+        self.outgoing.clear();
+        let _ = connect_packet(&self.config).encode(&mut self.outgoing);
+        self.last_sent_ms = now_ms;
+        self.last_received_ms = now_ms;
+        self.ping_sent_at_ms = None;
+        self.state = ConnectionState::AwaitingConnAck;
+    }
+
+    /// The transport closed or failed to open. Ignored when no transport is expected.
+    pub fn on_transport_closed(&mut self, now_ms: u64) {
+        match self.state {
+            ConnectionState::Connecting
+            | ConnectionState::AwaitingConnAck
+            | ConnectionState::Connected => {
+                self.drop_link(DisconnectReason::TransportClosed, false, now_ms);
+            }
+            ConnectionState::WaitingToReconnect | ConnectionState::Disconnected => {}
+        }
+    }
+
+    /// Feeds received bytes. Handles every complete packet and returns how many bytes it
+    /// consumed; the caller keeps the rest and passes it again with more bytes. On a protocol
+    /// error the whole input counts as consumed and the link is closed.
+    pub fn handle_bytes(&mut self, bytes: &[u8], now_ms: u64) -> usize {
+        let mut consumed = 0usize;
+        loop {
+            if !matches!(
+                self.state,
+                ConnectionState::AwaitingConnAck | ConnectionState::Connected
+            ) {
+                return bytes.len();
+            }
+            let rest = bytes.get(consumed..).unwrap_or(&[]);
+            match decode_packet(rest, self.config.max_incoming_packet_size) {
+                Ok(None) => return consumed,
+                Ok(Some((packet, used))) => {
+                    consumed = consumed.saturating_add(used);
+                    self.last_received_ms = now_ms;
+                    self.ping_sent_at_ms = None;
+                    self.handle_packet(packet, now_ms);
+                }
+                Err(error) => {
+                    self.protocol_error(ProtocolViolation::Malformed(error), now_ms);
+                    return bytes.len();
+                }
+            }
+        }
+    }
+
+    // --- input: time ------------------------------------------------------------------------
+
+    /// Runs the timers: reconnect, connect timeout, keepalive (PINGREQ / dead link) and ack
+    /// timeouts (resend or `TimedOut`). Call it at [`Session::next_wakeup_ms`] (calling it more
+    /// often is harmless).
+    pub fn poll(&mut self, now_ms: u64) {
+        match self.state {
+            ConnectionState::Disconnected => {}
+            ConnectionState::WaitingToReconnect => {
+                if now_ms >= self.reconnect_at_ms {
+                    self.start_attempt(now_ms);
+                }
+            }
+            ConnectionState::Connecting | ConnectionState::AwaitingConnAck => {
+                if now_ms >= self.connect_deadline_ms {
+                    self.drop_link(DisconnectReason::ConnectTimeout, true, now_ms);
+                }
+            }
+            ConnectionState::Connected => {
+                if let Some(ping_sent_at) = self.ping_sent_at_ms {
+                    if now_ms >= ping_sent_at.saturating_add(self.config.ping_timeout_ms) {
+                        self.drop_link(DisconnectReason::KeepaliveTimeout, true, now_ms);
+                        return;
+                    }
+                } else if let Some(due) = self.keepalive_deadline_ms() {
+                    if now_ms >= due {
+                        self.send_packet(&Packet::PingReq, now_ms);
+                        self.ping_sent_at_ms = Some(now_ms);
+                    }
+                }
+                self.check_ack_timeouts(now_ms);
+                self.pump_queue(now_ms);
+            }
+        }
+    }
+
+    // --- internals ----------------------------------------------------------------------------
+
+    fn keepalive_deadline_ms(&self) -> Option<u64> {
+        if self.state != ConnectionState::Connected || self.config.keep_alive_secs == 0 {
+            return None;
+        }
+        if let Some(ping_sent_at) = self.ping_sent_at_ms {
+            return Some(ping_sent_at.saturating_add(self.config.ping_timeout_ms));
+        }
+        let interval = u64::from(self.config.keep_alive_secs) * 1000;
+        let idle_since = self.last_sent_ms.min(self.last_received_ms);
+        Some(idle_since.saturating_add(interval))
+    }
+
+    fn send_packet(&mut self, packet: &Packet<'_>, now_ms: u64) {
+        if packet.encode(&mut self.outgoing).is_ok() {
+            self.last_sent_ms = now_ms;
+        }
+    }
+
+    fn start_attempt(&mut self, now_ms: u64) {
+        self.outgoing.clear();
+        self.state = ConnectionState::Connecting;
+        self.connect_deadline_ms = now_ms.saturating_add(self.config.connect_timeout_ms);
+        self.transport_command = Some(TransportCommand::Open);
+    }
+
+    fn next_random(&mut self) -> u32 {
+        // xorshift32; the state is never 0.
+        let mut x = self.random_state;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.random_state = x;
+        x
+    }
+
+    /// Delay before the next attempt: min * 2^failures capped at max, drawn from [d/2, d].
+    fn reconnect_delay_ms(&mut self) -> u64 {
+        let exponent = self.failed_attempts.min(30);
+        let doubled = self
+            .config
+            .reconnect_min_ms
+            .saturating_mul(1u64 << exponent);
+        let delay = doubled.min(
+            self.config
+                .reconnect_max_ms
+                .max(self.config.reconnect_min_ms),
+        );
+        let half = delay / 2;
+        let spread = delay - half;
+        let jitter = u64::from(self.next_random()) % spread.saturating_add(1);
+        half + jitter
+    }
+
+    /// Ends the current link (or attempt): reports it, then schedules a reconnect or stops.
+    fn drop_link(&mut self, reason: DisconnectReason, close_transport: bool, now_ms: u64) {
+        let was_connected = self.state == ConnectionState::Connected;
+        self.outgoing.clear();
+        self.ping_sent_at_ms = None;
+        self.transport_command = if close_transport {
+            Some(TransportCommand::Close)
+        } else {
+            None
+        };
+        self.events.push(if was_connected {
+            Event::Disconnected { reason }
+        } else {
+            Event::ConnectFailed { reason }
+        });
+        if self.config.auto_reconnect {
+            let delay = self.reconnect_delay_ms();
+            self.failed_attempts = self.failed_attempts.saturating_add(1);
+            self.reconnect_at_ms = now_ms.saturating_add(delay);
+            self.state = ConnectionState::WaitingToReconnect;
+        } else {
+            self.stop(FailReason::ConnectionLost);
+        }
+    }
+
+    fn protocol_error(&mut self, violation: ProtocolViolation, now_ms: u64) {
+        self.drop_link(DisconnectReason::ProtocolError(violation), true, now_ms);
+    }
+
+    /// Goes to `Disconnected` for good and fails everything pending with `reason`.
+    fn stop(&mut self, reason: FailReason) {
+        self.state = ConnectionState::Disconnected;
+        self.ping_sent_at_ms = None;
+        let publishes = core::mem::take(&mut self.inflight)
+            .into_iter()
+            .chain(core::mem::take(&mut self.queued));
+        for entry in publishes {
+            self.events.push(Event::Status {
+                packet_id: entry.packet_id,
+                status: DeliveryStatus::Failed(reason.clone()),
+            });
+        }
+        for request in core::mem::take(&mut self.requests) {
+            if !request.internal {
+                self.events.push(Event::Status {
+                    packet_id: request.packet_id,
+                    status: DeliveryStatus::Failed(reason.clone()),
+                });
+            }
+        }
+    }
+
+    fn packet_id_in_use(&self, packet_id: u16) -> bool {
+        self.inflight
+            .iter()
+            .any(|entry| entry.packet_id == packet_id)
+            || self.queued.iter().any(|entry| entry.packet_id == packet_id)
+            || self
+                .requests
+                .iter()
+                .any(|request| request.packet_id == packet_id)
+    }
+
+    /// Next free packet id after the last one, wrapping past 65535 and skipping 0.
+    fn allocate_packet_id(&mut self) -> Option<u16> {
+        for _ in 0..u16::MAX {
+            self.last_packet_id = self.last_packet_id.wrapping_add(1);
+            if self.last_packet_id == 0 {
+                self.last_packet_id = 1;
+            }
+            if !self.packet_id_in_use(self.last_packet_id) {
+                return Some(self.last_packet_id);
+            }
+        }
+        None
+    }
+
+    fn add_request(
+        &mut self,
+        kind: RequestKind,
+        internal: bool,
+        now_ms: u64,
+    ) -> Result<u16, RequestError> {
+        if !internal && self.requests.len() >= self.config.max_pending_requests {
+            return Err(RequestError::QueueFull);
+        }
+        let packet_id = self
+            .allocate_packet_id()
+            .ok_or(RequestError::PacketIdsExhausted)?;
+        let mut request = PendingRequest {
+            packet_id,
+            kind,
+            internal,
+            attempts: 0,
+            deadline_ms: 0,
+        };
+        if self.state == ConnectionState::Connected {
+            encode_request(&request, &mut self.outgoing);
+            self.last_sent_ms = now_ms;
+            request.attempts = 1;
+            request.deadline_ms = now_ms.saturating_add(self.config.ack_timeout_ms);
+        }
+        self.requests.push(request);
+        Ok(packet_id)
+    }
+
+    fn send_publish(&mut self, mut entry: OutboundPublish, now_ms: u64) {
+        self.outgoing.extend_from_slice(&entry.encoded);
+        self.last_sent_ms = now_ms;
+        entry.attempts = 1;
+        entry.deadline_ms = now_ms.saturating_add(self.config.ack_timeout_ms);
+        self.inflight.push(entry);
+    }
+
+    /// Moves queued publishes into the inflight window while it has room.
+    fn pump_queue(&mut self, now_ms: u64) {
+        while self.state == ConnectionState::Connected
+            && self.inflight.len() < self.config.max_inflight
+        {
+            let Some(entry) = self.queued.pop_front() else {
+                break;
+            };
+            self.send_publish(entry, now_ms);
+        }
+    }
+
+    /// Resends (or gives up on) one inflight publish; `false` when it was given up.
+    fn resend_publish(
+        entry: &mut OutboundPublish,
+        config: &SessionConfig,
+        outgoing: &mut Vec<u8>,
+        now_ms: u64,
+    ) -> bool {
+        if entry.attempts >= config.max_attempts {
+            return false;
+        }
+        entry.attempts = entry.attempts.saturating_add(1);
+        entry.deadline_ms = now_ms.saturating_add(config.ack_timeout_ms);
+        if entry.awaiting == AwaitedAck::PubComp {
+            let _ = Packet::PubRel(entry.packet_id).encode(outgoing);
+        } else {
+            if let Some(first) = entry.encoded.first_mut() {
+                *first |= 0x08; // DUP
+            }
+            outgoing.extend_from_slice(&entry.encoded);
+        }
+        true
+    }
+
+    fn resend_request(
+        request: &mut PendingRequest,
+        config: &SessionConfig,
+        outgoing: &mut Vec<u8>,
+        now_ms: u64,
+    ) -> bool {
+        if request.attempts >= config.max_attempts {
+            return false;
+        }
+        request.attempts = request.attempts.saturating_add(1);
+        request.deadline_ms = now_ms.saturating_add(config.ack_timeout_ms);
+        encode_request(request, outgoing);
+        true
+    }
+
+    /// Resends every pending request and publish whose deadline passed (`only_expired`), or
+    /// all of them (after a reconnect), requests first. Gives up on those out of attempts.
+    fn resend_pending(&mut self, now_ms: u64, only_expired: bool) {
+        let mut index = 0;
+        while let Some(request) = self.requests.get_mut(index) {
+            if only_expired && (request.attempts == 0 || request.deadline_ms > now_ms) {
+                index += 1;
+                continue;
+            }
+            if Self::resend_request(request, &self.config, &mut self.outgoing, now_ms) {
+                self.last_sent_ms = now_ms;
+                index += 1;
+            } else {
+                let packet_id = request.packet_id;
+                self.requests.remove(index);
+                self.events.push(Event::Status {
+                    packet_id,
+                    status: DeliveryStatus::TimedOut,
+                });
+            }
+        }
+        let mut index = 0;
+        while let Some(entry) = self.inflight.get_mut(index) {
+            if only_expired && entry.deadline_ms > now_ms {
+                index += 1;
+                continue;
+            }
+            if Self::resend_publish(entry, &self.config, &mut self.outgoing, now_ms) {
+                self.last_sent_ms = now_ms;
+                index += 1;
+            } else {
+                let packet_id = entry.packet_id;
+                self.inflight.remove(index);
+                self.events.push(Event::Status {
+                    packet_id,
+                    status: DeliveryStatus::TimedOut,
+                });
+            }
+        }
+    }
+
+    fn check_ack_timeouts(&mut self, now_ms: u64) {
+        self.resend_pending(now_ms, true);
+    }
+
+    fn handle_packet(&mut self, packet: Packet<'_>, now_ms: u64) {
+        if self.state == ConnectionState::AwaitingConnAck {
+            match packet {
+                Packet::ConnAck(connack) => self.on_connack(connack, now_ms),
+                other => self.protocol_error(
+                    ProtocolViolation::UnexpectedPacket(other.type_number()),
+                    now_ms,
+                ),
+            }
+            return;
+        }
+        match packet {
+            Packet::Publish(publish) => self.on_publish(publish, now_ms),
+            Packet::PubAck(packet_id) => {
+                self.complete_publish(packet_id, AwaitedAck::PubAck, now_ms)
+            }
+            Packet::PubRec(packet_id) => self.on_pubrec(packet_id, now_ms),
+            Packet::PubComp(packet_id) => {
+                self.complete_publish(packet_id, AwaitedAck::PubComp, now_ms)
+            }
+            Packet::PubRel(packet_id) => {
+                self.inbound_qos2.retain(|&pending| pending != packet_id);
+                self.send_packet(&Packet::PubComp(packet_id), now_ms);
+            }
+            Packet::SubAck(suback) => self.on_suback(suback, now_ms),
+            Packet::UnsubAck(packet_id) => self.on_unsuback(packet_id),
+            Packet::PingResp => {}
+            other @ (Packet::Connect(_)
+            | Packet::ConnAck(_)
+            | Packet::Subscribe(_)
+            | Packet::Unsubscribe(_)
+            | Packet::PingReq
+            | Packet::Disconnect) => self.protocol_error(
+                ProtocolViolation::UnexpectedPacket(other.type_number()),
+                now_ms,
+            ),
+        }
+    }
+
+    fn on_connack(&mut self, connack: ConnAck, now_ms: u64) {
+        if connack.code != ConnectReturnCode::Accepted {
+            self.outgoing.clear();
+            self.transport_command = Some(TransportCommand::Close);
+            self.events
+                .push(Event::ConnectRefused { code: connack.code });
+            if connack.code == ConnectReturnCode::ServerUnavailable && self.config.auto_reconnect {
+                let delay = self.reconnect_delay_ms();
+                self.failed_attempts = self.failed_attempts.saturating_add(1);
+                self.reconnect_at_ms = now_ms.saturating_add(delay);
+                self.state = ConnectionState::WaitingToReconnect;
+            } else {
+                self.stop(FailReason::ConnectionRefused(connack.code));
+            }
+            return;
+        }
+        let session_present = connack.session_present && !self.config.clean_session;
+        self.state = ConnectionState::Connected;
+        self.failed_attempts = 0;
+        self.events.push(Event::Connected {
+            session_present: connack.session_present,
+        });
+        if !session_present {
+            // The broker forgot us: its QoS 2 state is gone and subscriptions must be redone.
+            self.inbound_qos2.clear();
+            self.requests.retain(|request| !request.internal);
+            if !self.subscriptions.is_empty() {
+                let kind = RequestKind::Subscribe(self.subscriptions.clone());
+                if let Some(packet_id) = self.allocate_packet_id() {
+                    self.requests.insert(
+                        0,
+                        PendingRequest {
+                            packet_id,
+                            kind,
+                            internal: true,
+                            attempts: 0,
+                            deadline_ms: 0,
+                        },
+                    );
+                }
+            }
+        }
+        self.resend_pending(now_ms, false);
+        self.pump_queue(now_ms);
+    }
+
+    fn on_publish(&mut self, publish: Publish<'_>, now_ms: u64) {
+        let message = Event::Message {
+            topic: String::from(publish.topic),
+            payload: publish.payload.to_vec(),
+            qos: publish.qos,
+            retain: publish.retain,
+            dup: publish.dup,
+        };
+        match publish.qos {
+            QoS::AtMostOnce => self.events.push(message),
+            QoS::AtLeastOnce => {
+                self.events.push(message);
+                self.send_packet(&Packet::PubAck(publish.packet_id), now_ms);
+            }
+            QoS::ExactlyOnce => {
+                if !self.inbound_qos2.contains(&publish.packet_id) {
+                    if self.inbound_qos2.len() >= self.config.max_inbound_qos2 {
+                        self.protocol_error(ProtocolViolation::TooManyInboundQos2, now_ms);
+                        return;
+                    }
+                    self.inbound_qos2.push(publish.packet_id);
+                    self.events.push(message);
+                }
+                self.send_packet(&Packet::PubRec(publish.packet_id), now_ms);
+            }
+        }
+    }
+
+    fn complete_publish(&mut self, packet_id: u16, expected: AwaitedAck, now_ms: u64) {
+        let Some(index) = self
+            .inflight
+            .iter()
+            .position(|entry| entry.packet_id == packet_id && entry.awaiting == expected)
+        else {
+            return; // late or unknown acknowledgement (e.g. after TimedOut): ignore
+        };
+        self.inflight.remove(index);
+        self.events.push(Event::Status {
+            packet_id,
+            status: DeliveryStatus::Delivered,
+        });
+        self.pump_queue(now_ms);
+    }
+
+    fn on_pubrec(&mut self, packet_id: u16, now_ms: u64) {
+        let ack_timeout_ms = self.config.ack_timeout_ms;
+        if let Some(entry) = self
+            .inflight
+            .iter_mut()
+            .find(|entry| entry.packet_id == packet_id)
+        {
+            match entry.awaiting {
+                AwaitedAck::PubAck => return, // PUBREC for a QoS 1 publish: ignore
+                AwaitedAck::PubRec => {
+                    entry.awaiting = AwaitedAck::PubComp;
+                    entry.encoded = Vec::new(); // the broker owns the message now
+                    entry.attempts = 1;
+                    entry.deadline_ms = now_ms.saturating_add(ack_timeout_ms);
+                }
+                AwaitedAck::PubComp => {} // duplicate PUBREC: answer again
+            }
+        }
+        // Also answers an unknown PUBREC, which lets the broker finish its side.
+        self.send_packet(&Packet::PubRel(packet_id), now_ms);
+    }
+
+    fn on_suback(&mut self, suback: SubAck, now_ms: u64) {
+        let Some(index) = self.requests.iter().position(|request| {
+            request.packet_id == suback.packet_id
+                && matches!(request.kind, RequestKind::Subscribe(_))
+        }) else {
+            return;
+        };
+        let request = self.requests.remove(index);
+        let RequestKind::Subscribe(filters) = request.kind else {
+            return;
+        };
+        if filters.len() != suback.return_codes.len() {
+            self.protocol_error(ProtocolViolation::SubackCountMismatch, now_ms);
+            return;
+        }
+        let mut refused_any = false;
+        for ((filter, qos), code) in filters.into_iter().zip(suback.return_codes) {
+            match code {
+                SubackReturnCode::Granted(_) => {
+                    if let Some(existing) = self
+                        .subscriptions
+                        .iter_mut()
+                        .find(|(subscribed, _)| *subscribed == filter)
+                    {
+                        existing.1 = qos;
+                    } else {
+                        self.subscriptions.push((filter, qos));
+                    }
+                }
+                SubackReturnCode::Failure => {
+                    refused_any = true;
+                    self.subscriptions
+                        .retain(|(subscribed, _)| *subscribed != filter);
+                    self.events.push(Event::Status {
+                        packet_id: suback.packet_id,
+                        status: DeliveryStatus::Failed(FailReason::SubscriptionRefused { filter }),
+                    });
+                }
+            }
+        }
+        if !refused_any && !request.internal {
+            self.events.push(Event::Status {
+                packet_id: suback.packet_id,
+                status: DeliveryStatus::Delivered,
+            });
+        }
+    }
+
+    fn on_unsuback(&mut self, packet_id: u16) {
+        let Some(index) = self.requests.iter().position(|request| {
+            request.packet_id == packet_id && matches!(request.kind, RequestKind::Unsubscribe(_))
+        }) else {
+            return;
+        };
+        self.requests.remove(index);
+        self.events.push(Event::Status {
+            packet_id,
+            status: DeliveryStatus::Delivered,
+        });
+    }
+}
+
+fn connect_packet(config: &SessionConfig) -> Packet<'_> {
+    Packet::Connect(Connect {
+        protocol: ProtocolVersion::V3_1_1,
+        client_id: &config.client_id,
+        keep_alive_secs: config.keep_alive_secs,
+        clean_session: config.clean_session,
+        last_will: config.will.as_ref().map(|will| LastWill {
+            topic: &will.topic,
+            message: &will.message,
+            qos: will.qos,
+            retain: will.retain,
+        }),
+        username: config.username.as_deref(),
+        password: config.password.as_deref(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+    use alloc::vec;
+
+    /// An owned view of what the session sent, for assertions.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Sent {
+        Connect {
+            client_id: String,
+            clean_session: bool,
+            keep_alive_secs: u16,
+        },
+        Publish {
+            topic: String,
+            payload: Vec<u8>,
+            qos: QoS,
+            retain: bool,
+            dup: bool,
+            packet_id: u16,
+        },
+        PubAck(u16),
+        PubRec(u16),
+        PubRel(u16),
+        PubComp(u16),
+        Subscribe {
+            packet_id: u16,
+            filters: Vec<(String, QoS)>,
+        },
+        Unsubscribe {
+            packet_id: u16,
+            filters: Vec<String>,
+        },
+        PingReq,
+        Disconnect,
+    }
+
+    fn sent(session: &mut Session) -> Vec<Sent> {
+        let bytes = session.take_outgoing();
+        let mut rest = bytes.as_slice();
+        let mut packets = Vec::new();
+        while !rest.is_empty() {
+            let (packet, used) = decode_packet(rest, usize::MAX).unwrap().unwrap();
+            packets.push(match packet {
+                Packet::Connect(c) => Sent::Connect {
+                    client_id: c.client_id.to_string(),
+                    clean_session: c.clean_session,
+                    keep_alive_secs: c.keep_alive_secs,
+                },
+                Packet::Publish(p) => Sent::Publish {
+                    topic: p.topic.to_string(),
+                    payload: p.payload.to_vec(),
+                    qos: p.qos,
+                    retain: p.retain,
+                    dup: p.dup,
+                    packet_id: p.packet_id,
+                },
+                Packet::PubAck(id) => Sent::PubAck(id),
+                Packet::PubRec(id) => Sent::PubRec(id),
+                Packet::PubRel(id) => Sent::PubRel(id),
+                Packet::PubComp(id) => Sent::PubComp(id),
+                Packet::Subscribe(s) => Sent::Subscribe {
+                    packet_id: s.packet_id,
+                    filters: s
+                        .filters
+                        .iter()
+                        .map(|f| (f.filter.to_string(), f.qos))
+                        .collect(),
+                },
+                Packet::Unsubscribe(u) => Sent::Unsubscribe {
+                    packet_id: u.packet_id,
+                    filters: u.filters.iter().map(|f| f.to_string()).collect(),
+                },
+                Packet::PingReq => Sent::PingReq,
+                Packet::Disconnect => Sent::Disconnect,
+                other => panic!("a client never sends {other:?}"),
+            });
+            rest = &rest[used..];
+        }
+        packets
+    }
+
+    fn feed(session: &mut Session, packet: Packet<'_>, now_ms: u64) {
+        let mut bytes = Vec::new();
+        packet.encode(&mut bytes).unwrap();
+        assert_eq!(session.handle_bytes(&bytes, now_ms), bytes.len());
+    }
+
+    fn connack(session_present: bool, code: ConnectReturnCode) -> Packet<'static> {
+        Packet::ConnAck(ConnAck {
+            session_present,
+            code,
+        })
+    }
+
+    fn server_publish(
+        topic: &str,
+        payload: &'static [u8],
+        qos: QoS,
+        packet_id: u16,
+        dup: bool,
+    ) -> Packet<'static> {
+        // Leak is fine in tests: gives the borrowed topic a 'static lifetime.
+        let topic: &'static str = alloc::boxed::Box::leak(topic.to_string().into_boxed_str());
+        Packet::Publish(Publish {
+            dup,
+            qos,
+            retain: false,
+            topic,
+            packet_id,
+            payload,
+        })
+    }
+
+    fn test_config() -> SessionConfig {
+        SessionConfig {
+            client_id: "test-client".into(),
+            keep_alive_secs: 10,
+            ack_timeout_ms: 5_000,
+            max_attempts: 3,
+            connect_timeout_ms: 3_000,
+            ping_timeout_ms: 2_000,
+            reconnect_min_ms: 1_000,
+            reconnect_max_ms: 16_000,
+            max_inflight: 2,
+            max_queued: 3,
+            ..SessionConfig::default()
+        }
+    }
+
+    /// Connects a session at time `now_ms` with the given CONNACK session-present flag.
+    fn connect_session(session: &mut Session, session_present: bool, now_ms: u64) {
+        session.connect(now_ms);
+        assert_eq!(
+            session.take_transport_command(),
+            Some(TransportCommand::Open)
+        );
+        session.on_transport_connected(now_ms);
+        let packets = sent(session);
+        assert!(
+            matches!(packets.first(), Some(Sent::Connect { .. })),
+            "{packets:?}"
+        );
+        feed(
+            session,
+            connack(session_present, ConnectReturnCode::Accepted),
+            now_ms,
+        );
+        assert_eq!(session.state(), ConnectionState::Connected);
+    }
+
+    fn connected(config: SessionConfig) -> Session {
+        let mut session = Session::new(config, 42).unwrap();
+        connect_session(&mut session, false, 0);
+        session.drain_events();
+        session
+    }
+
+    fn status(packet_id: u16, status: DeliveryStatus) -> Event {
+        Event::Status { packet_id, status }
+    }
+
+    /// Loses the link and reconnects (poll at the reconnect time), CONNACK with the flag.
+    fn reconnect(session: &mut Session, session_present: bool, now_ms: u64) -> u64 {
+        session.on_transport_closed(now_ms);
+        let at = session.next_wakeup_ms().unwrap();
+        session.poll(at);
+        assert_eq!(
+            session.take_transport_command(),
+            Some(TransportCommand::Open)
+        );
+        session.on_transport_connected(at);
+        assert!(matches!(sent(session).first(), Some(Sent::Connect { .. })));
+        feed(
+            session,
+            connack(session_present, ConnectReturnCode::Accepted),
+            at,
+        );
+        at
+    }
+
+    #[test]
+    fn module_doc_example_flow_works() {
+        let config = SessionConfig {
+            client_id: "esp32-1".into(),
+            ..SessionConfig::default()
+        };
+        let mut session = Session::new(config, 0x1234_5678).unwrap();
+        session.connect(0);
+        assert_eq!(
+            session.take_transport_command(),
+            Some(TransportCommand::Open)
+        );
+        session.on_transport_connected(5);
+        let connect_bytes = session.take_outgoing();
+        assert_eq!(connect_bytes.first(), Some(&0x10));
+        let used = session.handle_bytes(&[0x20, 0x02, 0x00, 0x00], 20);
+        assert_eq!(used, 4);
+        assert_eq!(
+            session.drain_events(),
+            vec![Event::Connected {
+                session_present: false
+            }]
+        );
+        let _subscribe_id = session
+            .subscribe(&[("sensors/+", QoS::AtLeastOnce)], 21)
+            .unwrap();
+        let pid = session
+            .publish("sensors/t", b"21.5", QoS::AtLeastOnce, false, 22)
+            .unwrap();
+        let _ = session.take_outgoing();
+        session.handle_bytes(&[0x40, 0x02, (pid >> 8) as u8, pid as u8], 30);
+        assert_eq!(
+            session.drain_events(),
+            vec![status(pid, DeliveryStatus::Delivered)]
+        );
+        let wake_at = session.next_wakeup_ms().unwrap();
+        session.poll(wake_at);
+    }
+
+    #[test]
+    fn connect_asks_for_a_transport_then_sends_connect_with_credentials_and_will() {
+        let config = SessionConfig {
+            username: Some("hans".into()),
+            password: Some(b"letmein".to_vec()),
+            will: Some(Will {
+                topic: "/hans/will".into(),
+                message: b"unexpected exit".to_vec(),
+                qos: QoS::ExactlyOnce,
+                retain: true,
+            }),
+            clean_session: false,
+            ..test_config()
+        };
+        let mut session = Session::new(config, 1).unwrap();
+        assert_eq!(session.state(), ConnectionState::Disconnected);
+        assert_eq!(session.next_wakeup_ms(), None);
+        session.connect(100);
+        assert_eq!(session.state(), ConnectionState::Connecting);
+        assert_eq!(
+            session.take_transport_command(),
+            Some(TransportCommand::Open)
+        );
+        assert!(!session.has_outgoing());
+        session.on_transport_connected(150);
+        assert_eq!(session.state(), ConnectionState::AwaitingConnAck);
+        let bytes = session.take_outgoing();
+        let Packet::Connect(connect) = decode_packet(&bytes, usize::MAX).unwrap().unwrap().0 else {
+            panic!("expected CONNECT")
+        };
+        assert_eq!(connect.client_id, "test-client");
+        assert_eq!(connect.keep_alive_secs, 10);
+        assert!(!connect.clean_session);
+        assert_eq!(connect.username, Some("hans"));
+        assert_eq!(connect.password, Some(&b"letmein"[..]));
+        let will = connect.last_will.unwrap();
+        assert_eq!(
+            (will.topic, will.message, will.qos, will.retain),
+            (
+                "/hans/will",
+                &b"unexpected exit"[..],
+                QoS::ExactlyOnce,
+                true
+            )
+        );
+    }
+
+    #[test]
+    fn connack_accepted_reports_connected_with_session_present_flag() {
+        let config = SessionConfig {
+            clean_session: false,
+            ..test_config()
+        };
+        let mut session = Session::new(config, 1).unwrap();
+        connect_session(&mut session, true, 0);
+        assert_eq!(
+            session.drain_events(),
+            vec![Event::Connected {
+                session_present: true
+            }]
+        );
+        assert!(session.is_connected());
+    }
+
+    #[test]
+    fn connack_refusals_report_the_code_and_stop_reconnecting() {
+        for code in [
+            ConnectReturnCode::UnacceptableProtocolVersion,
+            ConnectReturnCode::IdentifierRejected,
+            ConnectReturnCode::BadUserNameOrPassword,
+            ConnectReturnCode::NotAuthorized,
+        ] {
+            let mut session = Session::new(test_config(), 1).unwrap();
+            let queued = session
+                .publish("t", b"x", QoS::AtLeastOnce, false, 0)
+                .unwrap();
+            session.connect(0);
+            session.take_transport_command();
+            session.on_transport_connected(0);
+            sent(&mut session);
+            feed(&mut session, connack(false, code), 10);
+            assert_eq!(
+                session.take_transport_command(),
+                Some(TransportCommand::Close)
+            );
+            assert_eq!(session.state(), ConnectionState::Disconnected);
+            assert_eq!(
+                session.drain_events(),
+                vec![
+                    Event::ConnectRefused { code },
+                    status(
+                        queued,
+                        DeliveryStatus::Failed(FailReason::ConnectionRefused(code))
+                    ),
+                ]
+            );
+            assert_eq!(session.next_wakeup_ms(), None);
+            session.poll(1_000_000);
+            assert_eq!(session.take_transport_command(), None);
+            assert!(!code.message().is_empty());
+        }
+    }
+
+    #[test]
+    fn connack_server_unavailable_is_retried_with_backoff() {
+        let mut session = Session::new(test_config(), 1).unwrap();
+        session.connect(0);
+        session.take_transport_command();
+        session.on_transport_connected(0);
+        feed(
+            &mut session,
+            connack(false, ConnectReturnCode::ServerUnavailable),
+            10,
+        );
+        assert_eq!(
+            session.take_transport_command(),
+            Some(TransportCommand::Close)
+        );
+        assert_eq!(session.state(), ConnectionState::WaitingToReconnect);
+        let at = session.next_wakeup_ms().unwrap();
+        assert!((510..=1_010).contains(&at), "{at}");
+        session.poll(at);
+        assert_eq!(
+            session.take_transport_command(),
+            Some(TransportCommand::Open)
+        );
+    }
+
+    #[test]
+    fn qos0_publish_is_sent_at_once_and_refused_while_offline() {
+        let mut offline = Session::new(test_config(), 1).unwrap();
+        assert_eq!(
+            offline.publish("a/b", b"x", QoS::AtMostOnce, false, 0),
+            Err(RequestError::NotConnected)
+        );
+        let mut session = connected(test_config());
+        assert_eq!(
+            session.publish("a/b", b"hello", QoS::AtMostOnce, true, 5),
+            Ok(0)
+        );
+        assert_eq!(
+            sent(&mut session),
+            vec![Sent::Publish {
+                topic: "a/b".into(),
+                payload: b"hello".to_vec(),
+                qos: QoS::AtMostOnce,
+                retain: true,
+                dup: false,
+                packet_id: 0
+            }]
+        );
+        assert!(session.drain_events().is_empty());
+    }
+
+    #[test]
+    fn publish_with_invalid_topic_is_rejected_with_a_message() {
+        let mut session = connected(test_config());
+        let error = session
+            .publish("a/+", b"x", QoS::AtLeastOnce, false, 0)
+            .unwrap_err();
+        assert_eq!(
+            error,
+            RequestError::InvalidTopic(TopicError::WildcardInTopicName)
+        );
+        assert_eq!(error.message(), "topic name must not contain '+' or '#'");
+        assert_eq!(
+            session.publish("", b"x", QoS::AtMostOnce, false, 0),
+            Err(RequestError::InvalidTopic(TopicError::Empty))
+        );
+        assert_eq!(
+            session.subscribe(&[("a/#/b", QoS::AtMostOnce)], 0),
+            Err(RequestError::InvalidTopic(
+                TopicError::MisplacedMultiLevelWildcard
+            ))
+        );
+        assert_eq!(session.subscribe(&[], 0), Err(RequestError::NoFilters));
+        assert_eq!(session.unsubscribe(&[], 0), Err(RequestError::NoFilters));
+        assert!(!session.has_outgoing());
+    }
+
+    #[test]
+    fn qos1_publish_is_delivered_on_puback() {
+        let mut session = connected(test_config());
+        let pid = session
+            .publish("t", b"p", QoS::AtLeastOnce, false, 10)
+            .unwrap();
+        assert_eq!(
+            sent(&mut session),
+            vec![Sent::Publish {
+                topic: "t".into(),
+                payload: b"p".to_vec(),
+                qos: QoS::AtLeastOnce,
+                retain: false,
+                dup: false,
+                packet_id: pid
+            }]
+        );
+        assert_eq!(session.inflight_len(), 1);
+        feed(&mut session, Packet::PubAck(pid), 20);
+        assert_eq!(
+            session.drain_events(),
+            vec![status(pid, DeliveryStatus::Delivered)]
+        );
+        assert_eq!(session.inflight_len(), 0);
+        // a second PUBACK for the same id is ignored
+        feed(&mut session, Packet::PubAck(pid), 21);
+        assert!(session.drain_events().is_empty());
+    }
+
+    #[test]
+    fn qos2_publish_completes_pubrec_pubrel_pubcomp_handshake() {
+        let mut session = connected(test_config());
+        let pid = session
+            .publish("t", b"p", QoS::ExactlyOnce, false, 10)
+            .unwrap();
+        assert!(matches!(
+            sent(&mut session).as_slice(),
+            [Sent::Publish {
+                qos: QoS::ExactlyOnce,
+                ..
+            }]
+        ));
+        feed(&mut session, Packet::PubComp(pid), 15); // PUBCOMP before PUBREC: ignored
+        assert!(session.drain_events().is_empty());
+        feed(&mut session, Packet::PubRec(pid), 20);
+        assert_eq!(sent(&mut session), vec![Sent::PubRel(pid)]);
+        assert!(session.drain_events().is_empty());
+        feed(&mut session, Packet::PubRec(pid), 21); // duplicate PUBREC: PUBREL again
+        assert_eq!(sent(&mut session), vec![Sent::PubRel(pid)]);
+        feed(&mut session, Packet::PubComp(pid), 30);
+        assert_eq!(
+            session.drain_events(),
+            vec![status(pid, DeliveryStatus::Delivered)]
+        );
+        assert_eq!(session.inflight_len(), 0);
+    }
+
+    #[test]
+    fn qos1_inbound_is_delivered_and_acknowledged_with_puback() {
+        let mut session = connected(test_config());
+        feed(
+            &mut session,
+            server_publish("s/t", b"data", QoS::AtLeastOnce, 77, false),
+            5,
+        );
+        assert_eq!(
+            session.drain_events(),
+            vec![Event::Message {
+                topic: "s/t".into(),
+                payload: b"data".to_vec(),
+                qos: QoS::AtLeastOnce,
+                retain: false,
+                dup: false
+            }]
+        );
+        assert_eq!(sent(&mut session), vec![Sent::PubAck(77)]);
+    }
+
+    #[test]
+    fn qos0_inbound_is_delivered_without_reply() {
+        let mut session = connected(test_config());
+        feed(
+            &mut session,
+            server_publish("s", b"", QoS::AtMostOnce, 0, false),
+            5,
+        );
+        assert_eq!(session.drain_events().len(), 1);
+        assert!(!session.has_outgoing());
+    }
+
+    #[test]
+    fn qos2_inbound_is_delivered_once_until_pubrel() {
+        let mut session = connected(test_config());
+        feed(
+            &mut session,
+            server_publish("q2", b"once", QoS::ExactlyOnce, 9, false),
+            5,
+        );
+        assert_eq!(session.drain_events().len(), 1);
+        assert_eq!(sent(&mut session), vec![Sent::PubRec(9)]);
+        // the broker resends (DUP) before PUBREL: acknowledged again, not delivered again
+        feed(
+            &mut session,
+            server_publish("q2", b"once", QoS::ExactlyOnce, 9, true),
+            6,
+        );
+        assert!(session.drain_events().is_empty());
+        assert_eq!(sent(&mut session), vec![Sent::PubRec(9)]);
+        feed(&mut session, Packet::PubRel(9), 7);
+        assert_eq!(sent(&mut session), vec![Sent::PubComp(9)]);
+        // after PUBREL the id is free: a new message with id 9 is a new message
+        feed(
+            &mut session,
+            server_publish("q2", b"again", QoS::ExactlyOnce, 9, false),
+            8,
+        );
+        assert_eq!(session.drain_events().len(), 1);
+    }
+
+    #[test]
+    fn inbound_qos2_store_survives_a_kept_session_and_is_cleared_when_lost() {
+        let config = SessionConfig {
+            clean_session: false,
+            ..test_config()
+        };
+        let mut session = Session::new(config, 3).unwrap();
+        connect_session(&mut session, false, 0);
+        feed(
+            &mut session,
+            server_publish("q", b"m", QoS::ExactlyOnce, 5, false),
+            1,
+        );
+        session.drain_events();
+        reconnect(&mut session, true, 10);
+        feed(
+            &mut session,
+            server_publish("q", b"m", QoS::ExactlyOnce, 5, true),
+            2_000,
+        );
+        let events = session.drain_events();
+        assert!(
+            !events.iter().any(|e| matches!(e, Event::Message { .. })),
+            "{events:?}"
+        );
+        reconnect(&mut session, false, 3_000);
+        feed(
+            &mut session,
+            server_publish("q", b"m", QoS::ExactlyOnce, 5, false),
+            10_000,
+        );
+        assert!(session
+            .drain_events()
+            .iter()
+            .any(|e| matches!(e, Event::Message { .. })));
+    }
+
+    #[test]
+    fn too_many_unreleased_inbound_qos2_is_a_protocol_error() {
+        let mut session = connected(SessionConfig {
+            max_inbound_qos2: 2,
+            ..test_config()
+        });
+        for id in 1..=3u16 {
+            feed(
+                &mut session,
+                server_publish("q", b"m", QoS::ExactlyOnce, id, false),
+                1,
+            );
+        }
+        let events = session.drain_events();
+        assert_eq!(
+            events.last(),
+            Some(&Event::Disconnected {
+                reason: DisconnectReason::ProtocolError(ProtocolViolation::TooManyInboundQos2)
+            })
+        );
+        assert_eq!(
+            session.take_transport_command(),
+            Some(TransportCommand::Close)
+        );
+    }
+
+    #[test]
+    fn subscribe_sends_all_filters_and_reports_delivered_on_suback() {
+        let mut session = connected(test_config());
+        let pid = session
+            .subscribe(&[("a/+", QoS::AtLeastOnce), ("b/#", QoS::ExactlyOnce)], 1)
+            .unwrap();
+        assert_eq!(
+            sent(&mut session),
+            vec![Sent::Subscribe {
+                packet_id: pid,
+                filters: vec![
+                    ("a/+".into(), QoS::AtLeastOnce),
+                    ("b/#".into(), QoS::ExactlyOnce)
+                ]
+            }]
+        );
+        feed(
+            &mut session,
+            Packet::SubAck(SubAck {
+                packet_id: pid,
+                return_codes: vec![
+                    SubackReturnCode::Granted(QoS::AtLeastOnce),
+                    SubackReturnCode::Granted(QoS::AtLeastOnce),
+                ],
+            }),
+            2,
+        );
+        assert_eq!(
+            session.drain_events(),
+            vec![status(pid, DeliveryStatus::Delivered)]
+        );
+        assert_eq!(
+            session.subscriptions(),
+            &[
+                ("a/+".into(), QoS::AtLeastOnce),
+                ("b/#".into(), QoS::ExactlyOnce)
+            ]
+        );
+    }
+
+    #[test]
+    fn suback_failure_0x80_reports_failed_with_the_topic() {
+        let mut session = connected(test_config());
+        let pid = session
+            .subscribe(
+                &[("ok/#", QoS::AtMostOnce), ("denied", QoS::AtLeastOnce)],
+                1,
+            )
+            .unwrap();
+        sent(&mut session);
+        feed(
+            &mut session,
+            Packet::SubAck(SubAck {
+                packet_id: pid,
+                return_codes: vec![
+                    SubackReturnCode::Granted(QoS::AtMostOnce),
+                    SubackReturnCode::Failure,
+                ],
+            }),
+            2,
+        );
+        assert_eq!(
+            session.drain_events(),
+            vec![status(
+                pid,
+                DeliveryStatus::Failed(FailReason::SubscriptionRefused {
+                    filter: "denied".into()
+                })
+            )]
+        );
+        assert_eq!(session.subscriptions(), &[("ok/#".into(), QoS::AtMostOnce)]);
+    }
+
+    #[test]
+    fn suback_with_wrong_number_of_codes_is_a_protocol_error() {
+        let mut session = connected(test_config());
+        let pid = session
+            .subscribe(&[("a", QoS::AtMostOnce), ("b", QoS::AtMostOnce)], 1)
+            .unwrap();
+        sent(&mut session);
+        feed(
+            &mut session,
+            Packet::SubAck(SubAck {
+                packet_id: pid,
+                return_codes: vec![SubackReturnCode::Granted(QoS::AtMostOnce)],
+            }),
+            2,
+        );
+        assert_eq!(
+            session.drain_events(),
+            vec![Event::Disconnected {
+                reason: DisconnectReason::ProtocolError(ProtocolViolation::SubackCountMismatch)
+            }]
+        );
+        assert_eq!(session.state(), ConnectionState::WaitingToReconnect);
+    }
+
+    #[test]
+    fn unsubscribe_reports_delivered_and_forgets_the_filter() {
+        let mut session = connected(test_config());
+        let sub = session
+            .subscribe(&[("a", QoS::AtMostOnce), ("b", QoS::AtMostOnce)], 1)
+            .unwrap();
+        feed(
+            &mut session,
+            Packet::SubAck(SubAck {
+                packet_id: sub,
+                return_codes: vec![SubackReturnCode::Granted(QoS::AtMostOnce); 2],
+            }),
+            2,
+        );
+        session.drain_events();
+        sent(&mut session);
+        let unsub = session.unsubscribe(&["a"], 3).unwrap();
+        assert_eq!(
+            sent(&mut session),
+            vec![Sent::Unsubscribe {
+                packet_id: unsub,
+                filters: vec!["a".into()]
+            }]
+        );
+        assert_eq!(session.subscriptions(), &[("b".into(), QoS::AtMostOnce)]);
+        feed(&mut session, Packet::UnsubAck(unsub), 4);
+        assert_eq!(
+            session.drain_events(),
+            vec![status(unsub, DeliveryStatus::Delivered)]
+        );
+    }
+
+    #[test]
+    fn packet_ids_wrap_past_65535_skip_zero_and_ids_in_flight() {
+        let mut session = connected(SessionConfig {
+            max_inflight: 10,
+            ..test_config()
+        });
+        session.last_packet_id = 65_533;
+        let first = session
+            .publish("t", b"", QoS::AtLeastOnce, false, 1)
+            .unwrap();
+        let second = session
+            .publish("t", b"", QoS::AtLeastOnce, false, 1)
+            .unwrap();
+        assert_eq!((first, second), (65_534, 65_535));
+        // id 1 is still in flight from a long time ago? make it so, then wrap
+        session.last_packet_id = 65_535;
+        let third = session
+            .publish("t", b"", QoS::AtLeastOnce, false, 1)
+            .unwrap();
+        assert_eq!(third, 1);
+        session.last_packet_id = 65_533;
+        let fourth = session.subscribe(&[("x", QoS::AtMostOnce)], 1).unwrap();
+        assert_eq!(
+            fourth, 2,
+            "skips 65534, 65535 (in flight), 0 and 1 (in flight)"
+        );
+    }
+
+    #[test]
+    fn inflight_window_queues_excess_publishes_and_sends_them_as_acks_arrive() {
+        let mut session = connected(test_config()); // window 2, queue 3
+        let ids: Vec<u16> = (0..4)
+            .map(|i| {
+                session
+                    .publish("t", &[i], QoS::AtLeastOnce, false, 1)
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(sent(&mut session).len(), 2);
+        assert_eq!((session.inflight_len(), session.queued_len()), (2, 2));
+        feed(&mut session, Packet::PubAck(ids[0]), 2);
+        assert_eq!(
+            sent(&mut session),
+            vec![Sent::Publish {
+                topic: "t".into(),
+                payload: vec![2],
+                qos: QoS::AtLeastOnce,
+                retain: false,
+                dup: false,
+                packet_id: ids[2]
+            }]
+        );
+        feed(&mut session, Packet::PubAck(ids[1]), 3);
+        feed(&mut session, Packet::PubAck(ids[2]), 3);
+        assert_eq!(sent(&mut session).len(), 1);
+        feed(&mut session, Packet::PubAck(ids[3]), 4);
+        let delivered: Vec<u16> = session
+            .drain_events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Status {
+                    packet_id,
+                    status: DeliveryStatus::Delivered,
+                } => Some(packet_id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(delivered, ids);
+    }
+
+    #[test]
+    fn full_queue_rejects_publish_with_an_error() {
+        let mut session = connected(test_config()); // window 2, queue 3
+        for _ in 0..5 {
+            session
+                .publish("t", b"x", QoS::ExactlyOnce, false, 1)
+                .unwrap();
+        }
+        assert_eq!(
+            session.publish("t", b"x", QoS::AtLeastOnce, false, 1),
+            Err(RequestError::QueueFull)
+        );
+        assert_eq!(RequestError::QueueFull.message(), "publish queue full");
+        // QoS 0 is not subject to the window
+        assert_eq!(session.publish("t", b"x", QoS::AtMostOnce, false, 1), Ok(0));
+    }
+
+    #[test]
+    fn offline_qos1_publishes_are_queued_and_sent_after_connect() {
+        let mut session = Session::new(test_config(), 5).unwrap();
+        let a = session
+            .publish("t", b"a", QoS::AtLeastOnce, false, 0)
+            .unwrap();
+        let b = session
+            .publish("t", b"b", QoS::ExactlyOnce, false, 0)
+            .unwrap();
+        let c = session
+            .publish("t", b"c", QoS::AtLeastOnce, false, 0)
+            .unwrap();
+        assert_eq!(
+            session.publish("t", b"d", QoS::AtLeastOnce, false, 0),
+            Err(RequestError::QueueFull)
+        );
+        assert!(!session.has_outgoing());
+        let sub = session.subscribe(&[("in", QoS::AtLeastOnce)], 0).unwrap();
+        session.connect(1);
+        session.take_transport_command();
+        session.on_transport_connected(2);
+        sent(&mut session);
+        feed(&mut session, connack(false, ConnectReturnCode::Accepted), 3);
+        let packets = sent(&mut session);
+        assert_eq!(packets.len(), 3, "{packets:?}"); // SUBSCRIBE + window of 2
+        assert!(matches!(&packets[0], Sent::Subscribe { packet_id, .. } if *packet_id == sub));
+        assert!(
+            matches!(&packets[1], Sent::Publish { packet_id, dup: false, .. } if *packet_id == a)
+        );
+        assert!(
+            matches!(&packets[2], Sent::Publish { packet_id, dup: false, .. } if *packet_id == b)
+        );
+        feed(&mut session, Packet::PubAck(a), 4);
+        assert!(
+            matches!(sent(&mut session).as_slice(), [Sent::Publish { packet_id, .. }] if *packet_id == c)
+        );
+    }
+
+    #[test]
+    fn keepalive_sends_pingreq_when_idle_for_the_interval() {
+        let mut session = connected(test_config()); // keepalive 10 s, connected at 0
+        assert_eq!(session.next_wakeup_ms(), Some(10_000));
+        session.poll(9_999);
+        assert!(!session.has_outgoing());
+        session.poll(10_000);
+        assert_eq!(sent(&mut session), vec![Sent::PingReq]);
+        assert_eq!(session.next_wakeup_ms(), Some(12_000)); // ping timeout
+        feed(&mut session, Packet::PingResp, 10_050);
+        assert_eq!(session.next_wakeup_ms(), Some(20_000));
+        session.poll(15_000);
+        assert!(!session.has_outgoing());
+        assert!(session.is_connected());
+    }
+
+    #[test]
+    fn keepalive_pings_when_nothing_is_received_even_while_sending() {
+        let mut session = connected(test_config());
+        for second in 1..=10u64 {
+            session
+                .publish("t", b"x", QoS::AtMostOnce, false, second * 1000)
+                .unwrap();
+            session.poll(second * 1000);
+        }
+        let packets = sent(&mut session);
+        assert_eq!(packets.last(), Some(&Sent::PingReq));
+    }
+
+    #[test]
+    fn keepalive_zero_never_pings() {
+        let mut session = connected(SessionConfig {
+            keep_alive_secs: 0,
+            ..test_config()
+        });
+        assert_eq!(session.next_wakeup_ms(), None);
+        session.poll(1_000_000_000);
+        assert!(!session.has_outgoing());
+    }
+
+    #[test]
+    fn missing_pingresp_declares_the_link_dead_and_reconnects() {
+        let mut session = connected(test_config());
+        session.poll(10_000);
+        assert_eq!(sent(&mut session), vec![Sent::PingReq]);
+        session.poll(11_999);
+        assert!(session.is_connected());
+        session.poll(12_000);
+        assert_eq!(session.state(), ConnectionState::WaitingToReconnect);
+        assert_eq!(
+            session.take_transport_command(),
+            Some(TransportCommand::Close)
+        );
+        assert_eq!(
+            session.drain_events(),
+            vec![Event::Disconnected {
+                reason: DisconnectReason::KeepaliveTimeout
+            }]
+        );
+        let at = session.next_wakeup_ms().unwrap();
+        session.poll(at);
+        assert_eq!(
+            session.take_transport_command(),
+            Some(TransportCommand::Open)
+        );
+    }
+
+    #[test]
+    fn any_packet_after_pingreq_counts_as_alive() {
+        let mut session = connected(test_config());
+        session.poll(10_000);
+        sent(&mut session);
+        feed(
+            &mut session,
+            server_publish("x", b"", QoS::AtMostOnce, 0, false),
+            11_000,
+        );
+        session.poll(12_500);
+        assert!(session.is_connected());
+    }
+
+    #[test]
+    fn backoff_grows_exponentially_with_jitter_and_resets_after_connect() {
+        let mut session = Session::new(test_config(), 7).unwrap(); // 1 s .. 16 s
+        session.connect(0);
+        let mut now = 0u64;
+        let mut delays = Vec::new();
+        for _ in 0..7 {
+            assert_eq!(
+                session.take_transport_command(),
+                Some(TransportCommand::Open)
+            );
+            session.on_transport_closed(now); // dial failed
+            assert!(matches!(
+                session.drain_events().as_slice(),
+                [Event::ConnectFailed {
+                    reason: DisconnectReason::TransportClosed
+                }]
+            ));
+            let at = session.next_wakeup_ms().unwrap();
+            delays.push(at - now);
+            now = at;
+            session.poll(now);
+        }
+        for (failures, delay) in delays.iter().enumerate() {
+            let nominal = (1_000u64 << failures).min(16_000);
+            assert!(
+                (nominal / 2..=nominal).contains(delay),
+                "attempt {failures}: {delay} vs {nominal}"
+            );
+        }
+        // jitter: the sequence is not exactly the nominal one
+        assert!(delays
+            .iter()
+            .enumerate()
+            .any(|(i, d)| *d != (1_000u64 << i).min(16_000)));
+        session.on_transport_connected(now);
+        feed(
+            &mut session,
+            connack(false, ConnectReturnCode::Accepted),
+            now,
+        );
+        session.on_transport_closed(now + 1);
+        let delay = session.next_wakeup_ms().unwrap() - (now + 1);
+        assert!(
+            (500..=1_000).contains(&delay),
+            "reset after connect: {delay}"
+        );
+    }
+
+    #[test]
+    fn jitter_depends_on_the_caller_random_seed() {
+        let delay_for = |seed: u32| {
+            let mut session = Session::new(test_config(), seed).unwrap();
+            session.connect(0);
+            session.on_transport_closed(0);
+            session.next_wakeup_ms().unwrap()
+        };
+        let delays: Vec<u64> = (1..20).map(delay_for).collect();
+        assert!(delays.iter().any(|d| *d != delays[0]));
+        assert_eq!(delay_for(1234), delay_for(1234));
+    }
+
+    #[test]
+    fn connect_timeout_without_connack_fails_the_attempt_and_retries() {
+        let mut session = Session::new(test_config(), 1).unwrap();
+        session.connect(0);
+        session.take_transport_command();
+        session.on_transport_connected(100);
+        assert_eq!(session.next_wakeup_ms(), Some(3_000));
+        session.poll(3_000);
+        assert_eq!(
+            session.take_transport_command(),
+            Some(TransportCommand::Close)
+        );
+        assert_eq!(
+            session.drain_events(),
+            vec![Event::ConnectFailed {
+                reason: DisconnectReason::ConnectTimeout
+            }]
+        );
+        assert_eq!(session.state(), ConnectionState::WaitingToReconnect);
+    }
+
+    #[test]
+    fn resubscribes_after_reconnect_when_the_broker_lost_the_session() {
+        let mut session = connected(test_config());
+        let pid = session
+            .subscribe(&[("a/#", QoS::AtLeastOnce), ("b", QoS::AtMostOnce)], 1)
+            .unwrap();
+        feed(
+            &mut session,
+            Packet::SubAck(SubAck {
+                packet_id: pid,
+                return_codes: vec![SubackReturnCode::Granted(QoS::AtLeastOnce); 2],
+            }),
+            2,
+        );
+        session.drain_events();
+        sent(&mut session);
+        reconnect(&mut session, false, 100);
+        let packets = sent(&mut session);
+        let [Sent::Subscribe { packet_id, filters }] = packets.as_slice() else {
+            panic!("{packets:?}")
+        };
+        assert_eq!(
+            filters,
+            &vec![
+                ("a/#".to_string(), QoS::AtLeastOnce),
+                ("b".to_string(), QoS::AtMostOnce)
+            ]
+        );
+        feed(
+            &mut session,
+            Packet::SubAck(SubAck {
+                packet_id: *packet_id,
+                return_codes: vec![
+                    SubackReturnCode::Granted(QoS::AtLeastOnce),
+                    SubackReturnCode::Failure,
+                ],
+            }),
+            5_000,
+        );
+        let events = session.drain_events();
+        assert!(
+            events.contains(&status(
+                *packet_id,
+                DeliveryStatus::Failed(FailReason::SubscriptionRefused { filter: "b".into() })
+            )),
+            "{events:?}"
+        );
+        assert!(!events.contains(&status(*packet_id, DeliveryStatus::Delivered)));
+    }
+
+    #[test]
+    fn no_resubscribe_when_the_broker_kept_the_session() {
+        let config = SessionConfig {
+            clean_session: false,
+            ..test_config()
+        };
+        let mut session = Session::new(config, 1).unwrap();
+        connect_session(&mut session, false, 0);
+        let pid = session.subscribe(&[("a", QoS::AtLeastOnce)], 1).unwrap();
+        feed(
+            &mut session,
+            Packet::SubAck(SubAck {
+                packet_id: pid,
+                return_codes: vec![SubackReturnCode::Granted(QoS::AtLeastOnce)],
+            }),
+            2,
+        );
+        sent(&mut session);
+        reconnect(&mut session, true, 100);
+        assert!(sent(&mut session).is_empty());
+        assert_eq!(
+            session.drain_events().last(),
+            Some(&Event::Connected {
+                session_present: true
+            })
+        );
+    }
+
+    #[test]
+    fn clean_session_always_resubscribes_even_if_broker_claims_session_present() {
+        let mut session = connected(test_config()); // clean_session = true
+        let pid = session.subscribe(&[("a", QoS::AtLeastOnce)], 1).unwrap();
+        feed(
+            &mut session,
+            Packet::SubAck(SubAck {
+                packet_id: pid,
+                return_codes: vec![SubackReturnCode::Granted(QoS::AtLeastOnce)],
+            }),
+            2,
+        );
+        sent(&mut session);
+        reconnect(&mut session, true, 100);
+        assert!(matches!(
+            sent(&mut session).as_slice(),
+            [Sent::Subscribe { .. }]
+        ));
+    }
+
+    #[test]
+    fn reconnect_with_kept_session_resends_qos1_with_dup_and_qos2_as_publish_or_pubrel() {
+        let config = SessionConfig {
+            clean_session: false,
+            max_inflight: 5,
+            ..test_config()
+        };
+        let mut session = Session::new(config, 1).unwrap();
+        connect_session(&mut session, false, 0);
+        let q1 = session
+            .publish("t", b"one", QoS::AtLeastOnce, false, 1)
+            .unwrap();
+        let q2_unrec = session
+            .publish("t", b"two", QoS::ExactlyOnce, false, 1)
+            .unwrap();
+        let q2_rec = session
+            .publish("t", b"three", QoS::ExactlyOnce, true, 1)
+            .unwrap();
+        feed(&mut session, Packet::PubRec(q2_rec), 2);
+        sent(&mut session);
+        session.drain_events();
+        reconnect(&mut session, true, 100);
+        assert_eq!(
+            sent(&mut session),
+            vec![
+                Sent::Publish {
+                    topic: "t".into(),
+                    payload: b"one".to_vec(),
+                    qos: QoS::AtLeastOnce,
+                    retain: false,
+                    dup: true,
+                    packet_id: q1
+                },
+                Sent::Publish {
+                    topic: "t".into(),
+                    payload: b"two".to_vec(),
+                    qos: QoS::ExactlyOnce,
+                    retain: false,
+                    dup: true,
+                    packet_id: q2_unrec
+                },
+                Sent::PubRel(q2_rec),
+            ]
+        );
+        feed(&mut session, Packet::PubAck(q1), 2_000);
+        feed(&mut session, Packet::PubRec(q2_unrec), 2_000);
+        feed(&mut session, Packet::PubComp(q2_rec), 2_000);
+        assert_eq!(sent(&mut session), vec![Sent::PubRel(q2_unrec)]);
+        feed(&mut session, Packet::PubComp(q2_unrec), 2_001);
+        let delivered = session
+            .drain_events()
+            .into_iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Event::Status {
+                        status: DeliveryStatus::Delivered,
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(delivered, 3);
+    }
+
+    #[test]
+    fn ack_timeout_resends_with_dup_then_reports_timed_out() {
+        let mut session = connected(SessionConfig {
+            keep_alive_secs: 0,
+            ..test_config()
+        }); // ack 5 s, 3 attempts
+        let pid = session
+            .publish("t", b"x", QoS::AtLeastOnce, false, 0)
+            .unwrap();
+        let queued = [
+            session
+                .publish("t", b"y", QoS::AtLeastOnce, false, 0)
+                .unwrap(),
+            session
+                .publish("t", b"z", QoS::AtLeastOnce, false, 0)
+                .unwrap(),
+        ];
+        sent(&mut session);
+        assert_eq!(session.next_wakeup_ms(), Some(5_000));
+        session.poll(5_000);
+        let resent = sent(&mut session);
+        assert!(
+            resent
+                .iter()
+                .all(|p| matches!(p, Sent::Publish { dup: true, .. })),
+            "{resent:?}"
+        );
+        assert_eq!(resent.len(), 2);
+        session.poll(10_000);
+        assert_eq!(sent(&mut session).len(), 2);
+        session.poll(15_000); // third send unacknowledged: give up, window frees for the queue
+        let events = session.drain_events();
+        assert!(
+            events.contains(&status(pid, DeliveryStatus::TimedOut)),
+            "{events:?}"
+        );
+        let packets = sent(&mut session);
+        assert!(
+            matches!(packets.as_slice(), [Sent::Publish { packet_id, dup: false, .. }] if *packet_id == queued[1]),
+            "{packets:?}"
+        );
+        // a late PUBACK for the timed-out publish is ignored
+        feed(&mut session, Packet::PubAck(pid), 15_001);
+        assert!(session.drain_events().is_empty());
+    }
+
+    #[test]
+    fn subscribe_ack_timeout_resends_then_times_out() {
+        let mut session = connected(SessionConfig {
+            keep_alive_secs: 0,
+            max_attempts: 2,
+            ..test_config()
+        });
+        let pid = session.subscribe(&[("a", QoS::AtMostOnce)], 0).unwrap();
+        sent(&mut session);
+        session.poll(5_000);
+        assert!(matches!(
+            sent(&mut session).as_slice(),
+            [Sent::Subscribe { .. }]
+        ));
+        session.poll(10_000);
+        assert_eq!(
+            session.drain_events(),
+            vec![status(pid, DeliveryStatus::TimedOut)]
+        );
+    }
+
+    #[test]
+    fn resends_after_reconnects_count_as_attempts() {
+        let mut session = Session::new(
+            SessionConfig {
+                max_attempts: 2,
+                ..test_config()
+            },
+            9,
+        )
+        .unwrap();
+        connect_session(&mut session, false, 0);
+        let pid = session
+            .publish("t", b"x", QoS::AtLeastOnce, false, 0)
+            .unwrap();
+        sent(&mut session);
+        let at = reconnect(&mut session, false, 10);
+        assert!(matches!(
+            sent(&mut session).as_slice(),
+            [Sent::Publish { dup: true, .. }]
+        ));
+        session.drain_events();
+        reconnect(&mut session, false, at + 10);
+        assert!(session
+            .drain_events()
+            .contains(&status(pid, DeliveryStatus::TimedOut)));
+        assert!(sent(&mut session).is_empty());
+    }
+
+    #[test]
+    fn malformed_packet_from_broker_is_a_protocol_error_then_reconnects() {
+        let mut session = connected(test_config());
+        let garbage = [0x40u8, 0x02, 0x00, 0x00]; // PUBACK with packet id 0
+        assert_eq!(session.handle_bytes(&garbage, 5), garbage.len());
+        assert_eq!(
+            session.drain_events(),
+            vec![Event::Disconnected {
+                reason: DisconnectReason::ProtocolError(ProtocolViolation::Malformed(
+                    DecodeError::PacketIdZero
+                ))
+            }]
+        );
+        assert_eq!(
+            session.take_transport_command(),
+            Some(TransportCommand::Close)
+        );
+        assert_eq!(session.state(), ConnectionState::WaitingToReconnect);
+        let at = session.next_wakeup_ms().unwrap();
+        session.poll(at);
+        assert_eq!(
+            session.take_transport_command(),
+            Some(TransportCommand::Open)
+        );
+        assert!(
+            !DisconnectReason::ProtocolError(ProtocolViolation::Malformed(
+                DecodeError::PacketIdZero
+            ))
+            .message()
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn unexpected_packets_are_protocol_errors() {
+        let mut waiting = Session::new(test_config(), 1).unwrap();
+        waiting.connect(0);
+        waiting.on_transport_connected(0);
+        feed(&mut waiting, Packet::PingResp, 1);
+        assert_eq!(
+            waiting.drain_events(),
+            vec![Event::ConnectFailed {
+                reason: DisconnectReason::ProtocolError(ProtocolViolation::UnexpectedPacket(13))
+            }]
+        );
+        for packet in [
+            Packet::PingReq,
+            Packet::Disconnect,
+            connack(false, ConnectReturnCode::Accepted),
+        ] {
+            let mut session = connected(test_config());
+            let number = packet.type_number();
+            feed(&mut session, packet, 1);
+            assert_eq!(
+                session.drain_events(),
+                vec![Event::Disconnected {
+                    reason: DisconnectReason::ProtocolError(ProtocolViolation::UnexpectedPacket(
+                        number
+                    ))
+                }]
+            );
+        }
+    }
+
+    #[test]
+    fn handle_bytes_consumes_complete_packets_and_leaves_a_partial_one() {
+        let mut session = connected(test_config());
+        let mut stream = Vec::new();
+        server_publish("a", b"1", QoS::AtMostOnce, 0, false)
+            .encode(&mut stream)
+            .unwrap();
+        server_publish("b", b"2", QoS::AtMostOnce, 0, false)
+            .encode(&mut stream)
+            .unwrap();
+        let partial_start = stream.len();
+        server_publish("c", b"3", QoS::AtMostOnce, 0, false)
+            .encode(&mut stream)
+            .unwrap();
+        let cut = stream.len() - 1;
+        assert_eq!(session.handle_bytes(&stream[..cut], 1), partial_start);
+        assert_eq!(session.drain_events().len(), 2);
+        assert_eq!(
+            session.handle_bytes(&stream[partial_start..], 2),
+            stream.len() - partial_start
+        );
+        assert_eq!(session.drain_events().len(), 1);
+        // byte by byte works too
+        let mut pending: Vec<u8> = Vec::new();
+        for byte in &stream {
+            pending.push(*byte);
+            let used = session.handle_bytes(&pending, 3);
+            pending.drain(..used);
+        }
+        assert!(pending.is_empty());
+        assert_eq!(session.drain_events().len(), 3);
+    }
+
+    #[test]
+    fn disconnect_sends_disconnect_stops_reconnecting_and_fails_pending() {
+        let mut session = connected(test_config());
+        let inflight = session
+            .publish("t", b"x", QoS::AtLeastOnce, false, 1)
+            .unwrap();
+        let sub = session.subscribe(&[("a", QoS::AtMostOnce)], 1).unwrap();
+        sent(&mut session);
+        session.disconnect(2);
+        assert_eq!(sent(&mut session), vec![Sent::Disconnect]);
+        assert_eq!(
+            session.take_transport_command(),
+            Some(TransportCommand::Close)
+        );
+        assert_eq!(session.state(), ConnectionState::Disconnected);
+        assert_eq!(
+            session.drain_events(),
+            vec![
+                Event::Disconnected {
+                    reason: DisconnectReason::ClientRequested
+                },
+                status(
+                    inflight,
+                    DeliveryStatus::Failed(FailReason::ClientDisconnected)
+                ),
+                status(sub, DeliveryStatus::Failed(FailReason::ClientDisconnected)),
+            ]
+        );
+        session.on_transport_closed(3); // the close we asked for: ignored
+        assert!(session.drain_events().is_empty());
+        assert_eq!(session.next_wakeup_ms(), None);
+        session.poll(1_000_000);
+        assert_eq!(session.take_transport_command(), None);
+        // connect() again works
+        session.connect(2_000_000);
+        assert_eq!(
+            session.take_transport_command(),
+            Some(TransportCommand::Open)
+        );
+    }
+
+    #[test]
+    fn disconnect_while_waiting_to_reconnect_cancels_the_reconnect() {
+        let mut session = connected(test_config());
+        session.on_transport_closed(5);
+        session.drain_events();
+        session.disconnect(6);
+        assert_eq!(session.state(), ConnectionState::Disconnected);
+        assert_eq!(session.take_transport_command(), None);
+        session.poll(1_000_000);
+        assert_eq!(session.take_transport_command(), None);
+    }
+
+    #[test]
+    fn transport_loss_reports_disconnected_and_keeps_pending_publishes() {
+        let mut session = connected(test_config());
+        let pid = session
+            .publish("t", b"x", QoS::AtLeastOnce, false, 1)
+            .unwrap();
+        session.on_transport_closed(2);
+        assert_eq!(
+            session.drain_events(),
+            vec![Event::Disconnected {
+                reason: DisconnectReason::TransportClosed
+            }]
+        );
+        assert_eq!(session.take_transport_command(), None);
+        assert!(!session.has_outgoing());
+        assert_eq!(session.inflight_len(), 1);
+        // bytes arriving from the old connection are ignored
+        assert_eq!(session.handle_bytes(&[0x40, 2, 0, 1], 3), 4);
+        assert!(session.drain_events().is_empty());
+        let _ = pid;
+    }
+
+    #[test]
+    fn without_auto_reconnect_a_lost_link_stops_and_fails_pending() {
+        let mut session = connected(SessionConfig {
+            auto_reconnect: false,
+            ..test_config()
+        });
+        let pid = session
+            .publish("t", b"x", QoS::AtLeastOnce, false, 1)
+            .unwrap();
+        session.on_transport_closed(2);
+        assert_eq!(
+            session.drain_events(),
+            vec![
+                Event::Disconnected {
+                    reason: DisconnectReason::TransportClosed
+                },
+                status(pid, DeliveryStatus::Failed(FailReason::ConnectionLost)),
+            ]
+        );
+        assert_eq!(session.state(), ConnectionState::Disconnected);
+        assert_eq!(session.next_wakeup_ms(), None);
+    }
+
+    #[test]
+    fn next_wakeup_is_the_earliest_timer() {
+        let mut session = connected(test_config()); // keepalive 10 s, ack 5 s
+        session
+            .publish("t", b"x", QoS::AtLeastOnce, false, 1_000)
+            .unwrap();
+        assert_eq!(session.next_wakeup_ms(), Some(6_000));
+    }
+
+    #[test]
+    fn config_errors_are_reported() {
+        let error = |config: SessionConfig| Session::new(config, 0).unwrap_err();
+        assert_eq!(
+            error(SessionConfig {
+                client_id: String::new(),
+                clean_session: false,
+                ..test_config()
+            }),
+            ConfigError::EmptyClientIdNeedsCleanSession
+        );
+        assert!(Session::new(
+            SessionConfig {
+                client_id: String::new(),
+                ..test_config()
+            },
+            0
+        )
+        .is_ok());
+        assert_eq!(
+            error(SessionConfig {
+                max_inflight: 0,
+                ..test_config()
+            }),
+            ConfigError::ZeroMaxInflight
+        );
+        assert_eq!(
+            error(SessionConfig {
+                max_attempts: 0,
+                ..test_config()
+            }),
+            ConfigError::ZeroMaxAttempts
+        );
+        assert_eq!(
+            error(SessionConfig {
+                password: Some(b"p".to_vec()),
+                ..test_config()
+            }),
+            ConfigError::Encode(EncodeError::PasswordWithoutUsername)
+        );
+        let will = Will {
+            topic: "a/#".into(),
+            message: vec![],
+            qos: QoS::AtMostOnce,
+            retain: false,
+        };
+        assert_eq!(
+            error(SessionConfig {
+                will: Some(will),
+                ..test_config()
+            }),
+            ConfigError::InvalidWillTopic(TopicError::WildcardInTopicName)
+        );
+        assert_eq!(
+            ConfigError::ZeroMaxInflight.message(),
+            "max_inflight must be at least 1"
+        );
+    }
+
+    #[test]
+    fn client_id_from_random_hex_encodes_the_bytes() {
+        assert_eq!(
+            client_id_from_random("pg-", &[0x00, 0xAB, 0x7F]),
+            "pg-00ab7f"
+        );
+        assert_eq!(client_id_from_random("", &[]), "");
+    }
+}
