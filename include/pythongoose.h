@@ -20,7 +20,35 @@ typedef enum {
   PG_STATUS_INVALID_ARGUMENT = 4,
   // Called from inside a handler while the event loop is running (poll or close re-entered).
   PG_STATUS_REENTERED = 5,
+  // QoS 0 publish (never queued) while the MQTT client is not connected.
+  PG_STATUS_MQTT_NOT_CONNECTED = 6,
+  // The MQTT client's inflight window and queue are full: poll, then retry.
+  PG_STATUS_MQTT_QUEUE_FULL = 7,
+  // The MQTT client is not running (never connected, disconnected, or stopped for good).
+  PG_STATUS_MQTT_NO_SUCH_CLIENT = 8,
 } PgStatus;
+
+// What happened to an MQTT client, for its Python callbacks.
+typedef enum {
+  // CONNACK accepted: `session_present` is set.
+  PG_MQTT_EVENT_KIND_CONNECTED = 0,
+  // A message arrived: `topic`, `payload`, `qos`, `retain`, `dup`.
+  PG_MQTT_EVENT_KIND_MESSAGE = 1,
+  // A QoS>0 publish, subscribe or unsubscribe finished: `packet_id`, `status`, `text`.
+  PG_MQTT_EVENT_KIND_STATUS = 2,
+  // The link went down, an attempt failed, or the broker refused: `text` says why;
+  // `final_stop` when the client stopped for good (no more reconnects).
+  PG_MQTT_EVENT_KIND_DISCONNECTED = 3,
+  // The client stopped for good and Rust forgot it: the shim unroots the Python object.
+  PG_MQTT_EVENT_KIND_RELEASED = 4,
+} PgMqttEventKind;
+
+// Outcome of a QoS>0 publish / subscribe / unsubscribe.
+typedef enum {
+  PG_DELIVERY_STATUS_DELIVERED = 0,
+  PG_DELIVERY_STATUS_FAILED = 1,
+  PG_DELIVERY_STATUS_TIMED_OUT = 2,
+} PgDeliveryStatus;
 
 // Outcomes of the shim's protected calls (returned as `int32_t`: C may return any value, so
 // Rust compares numbers instead of trusting an enum it did not create).
@@ -68,6 +96,39 @@ typedef struct {
   const void *message;
 } PgRequest;
 
+// Options of `pg_mqtt_connect`. Byte strings may be empty; `has_*` tell absent from empty.
+typedef struct {
+  // Broker URL, NUL-terminated, e.g. `mqtt://127.0.0.1:1883`.
+  const char *url;
+  // Empty: one is generated (`pythongoose-` + 8 random hex digits).
+  PgBytes client_id;
+  bool has_username;
+  PgBytes username;
+  bool has_password;
+  PgBytes password;
+  bool has_will;
+  PgBytes will_topic;
+  PgBytes will_message;
+  uint8_t will_qos;
+  bool will_retain;
+  uint16_t keepalive_s;
+  bool clean_session;
+  bool auto_reconnect;
+  uint32_t max_inflight;
+  uint32_t max_queued;
+  uint32_t ack_timeout_ms;
+  uint32_t connect_timeout_ms;
+  uint32_t reconnect_min_ms;
+  uint32_t reconnect_max_ms;
+  uint32_t max_packet_size;
+} PgMqttConfig;
+
+// One subscription request: topic filter and maximum QoS.
+typedef struct {
+  PgBytes topic;
+  uint8_t qos;
+} PgMqttFilter;
+
 // What a handler returned, converted by the shim. Pointers are valid until the next Python
 // allocation; the event layer copies them into the send buffer at once.
 typedef struct {
@@ -79,6 +140,21 @@ typedef struct {
   PgBytes body;
 } PgReply;
 
+typedef struct {
+  PgMqttEventKind kind;
+  bool session_present;
+  bool final_stop;
+  uint16_t packet_id;
+  PgDeliveryStatus status;
+  uint8_t qos;
+  bool retain;
+  bool dup;
+  PgBytes topic;
+  PgBytes payload;
+  // A reason or status text (UTF-8).
+  PgBytes text;
+} PgMqttEvent;
+
 // A NUL-terminated, static description of a status code.
 const char *pg_status_message(PgStatus status);
 
@@ -89,16 +165,19 @@ const char *pg_status_message(PgStatus status);
 PgStatus pg_server_start(const PgServerConfig *config);
 
 // Adds (or replaces) a route. `methods` is a mask of `pg_method_bit` values, 0 for any method;
-// `convention` 0 calls `handler(body_text)`, 1 calls `handler(request)`.
+// `convention` 0 calls `handler(body_text)`, 1 calls `handler(request)`. When the route replaces
+// one with the same pattern and methods, `*replaced_slot_out` receives the old handler's slot
+// (the shim releases it), else `UINT32_MAX`.
 //
 // # Safety
-// `pattern` points to `pattern_len` readable bytes.
+// `pattern` points to `pattern_len` readable bytes; `replaced_slot_out` is writable.
 PgStatus pg_server_add_route(const uint8_t *pattern,
                              uintptr_t pattern_len,
                              uint32_t methods,
                              bool needs_auth,
                              uint32_t handler_slot,
-                             uint8_t convention);
+                             uint8_t convention,
+                             uint32_t *replaced_slot_out);
 
 // The mask bit of an HTTP method name (GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS), 0 if unknown.
 //
@@ -106,11 +185,12 @@ PgStatus pg_server_add_route(const uint8_t *pattern,
 // `name` points to `name_len` readable bytes.
 uint32_t pg_method_bit(const uint8_t *name, uintptr_t name_len);
 
-// Runs the event loop once, waiting at most `timeout_ms` (≥ 0) for I/O.
-PgStatus pg_server_poll(int timeout_ms);
+// Runs the event loop (HTTP server and MQTT clients) once, waiting at most `timeout_ms` (≥ 0)
+// for I/O. `NotStarted` when there is nothing to poll.
+PgStatus pg_poll(int timeout_ms);
 
-// Closes the listener and every connection.
-PgStatus pg_server_stop(void);
+// Closes the HTTP server, every MQTT client and every connection (the module's `close()`).
+PgStatus pg_close(void);
 
 bool pg_server_is_running(void);
 
@@ -130,6 +210,52 @@ bool pg_request_header(const PgRequest *request,
 // As for `pg_request_header`; `name` and `value` are writable.
 bool pg_request_header_at(const PgRequest *request, uintptr_t index, PgBytes *name, PgBytes *value);
 
+// Creates a client and starts connecting; `*client_out` receives its id.
+//
+// # Safety
+// `config` is valid (its `url` NUL-terminated, its byte strings readable); `client_out` writable.
+PgStatus pg_mqtt_connect(const PgMqttConfig *config, uint32_t *client_out);
+
+// Publishes; `*packet_id_out` receives the packet id (0 for QoS 0).
+//
+// # Safety
+// `topic` and `payload` point to readable bytes; `packet_id_out` is writable.
+PgStatus pg_mqtt_publish(uint32_t client,
+                         PgBytes topic,
+                         PgBytes payload,
+                         uint8_t qos,
+                         bool retain,
+                         uint16_t *packet_id_out);
+
+// Subscribes to `count` filters in one SUBSCRIBE; `*packet_id_out` receives its packet id.
+//
+// # Safety
+// `filters` points to `count` filters whose topics are readable; `packet_id_out` is writable.
+PgStatus pg_mqtt_subscribe(uint32_t client,
+                           const PgMqttFilter *filters,
+                           uintptr_t count,
+                           uint16_t *packet_id_out);
+
+// Unsubscribes from `count` filters in one UNSUBSCRIBE.
+//
+// # Safety
+// `topics` points to `count` readable byte strings; `packet_id_out` is writable.
+PgStatus pg_mqtt_unsubscribe(uint32_t client,
+                             const PgBytes *topics,
+                             uintptr_t count,
+                             uint16_t *packet_id_out);
+
+// Clean disconnect: DISCONNECT is sent (so no will), pending requests fail, the client stops.
+PgStatus pg_mqtt_disconnect(uint32_t client);
+
+bool pg_mqtt_is_connected(uint32_t client);
+
+// QoS>0 publishes not yet acknowledged (in flight and queued).
+uintptr_t pg_mqtt_pending(uint32_t client);
+
+// The detail of the last `InvalidArgument` (NUL-terminated, valid until the next call).
+const char *pg_last_error_message(void);
+
 // Calls the handler in `slot` with `request`, filling `reply` (pointers stay valid until the
 // next Python allocation: copy them out before anything else calls the shim).
 // Returns a `PgCallOutcome` code.
@@ -144,5 +270,8 @@ extern int32_t pg_shim_check_auth(const uint8_t *user,
                                   uintptr_t user_len,
                                   const uint8_t *password,
                                   uintptr_t password_len);
+
+// Hands an MQTT client's event to its Python callbacks; returns a `PgCallOutcome` code.
+extern int32_t pg_shim_mqtt_event(uint32_t client, const PgMqttEvent *event);
 
 #endif  /* PYTHONGOOSE_H */

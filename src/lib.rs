@@ -20,6 +20,6 @@ pub mod mqtt;
 #[cfg(feature = "mongoose")]
 pub mod ffi;
 #[cfg(feature = "mongoose")]
-mod net;
+pub(crate) mod net;
 
 mod runtime;

@@ -5,6 +5,8 @@
 //! denies unwrap/expect/panic/indexing outside tests); should one still happen, the panic handler
 //! prints a line and aborts, so no unwinding ever reaches C or MicroPython frames.
 
+mod last_error;
+pub mod mqtt;
 pub mod types;
 
 #[cfg(test)]
@@ -14,7 +16,7 @@ use core::ffi::{c_char, c_int, CStr};
 
 use crate::http::limits::Limits;
 use crate::http::routes::{CallingConvention, HandlerRef, MethodSet, Route};
-use crate::net::http_server;
+use crate::net::{event_loop, http_server};
 use types::{PgBytes, PgRequest, PgServerConfig, PgStatus};
 
 /// A NUL-terminated, static description of a status code.
@@ -26,7 +28,10 @@ pub extern "C" fn pg_status_message(status: PgStatus) -> *const c_char {
         PgStatus::NotStarted => c"the server is not running (call mongoose.init() first)",
         PgStatus::ListenFailed => c"cannot listen on that URL (malformed, or the address/port is in use)",
         PgStatus::InvalidArgument => c"invalid argument",
-        PgStatus::Reentered => c"cannot be called from inside a handler while the event loop runs",
+        PgStatus::Reentered => c"cannot be called from inside a callback while the event loop runs",
+        PgStatus::MqttNotConnected => c"the MQTT client is not connected (QoS 0 messages are not queued)",
+        PgStatus::MqttQueueFull => c"the MQTT publish queue is full: poll() and retry",
+        PgStatus::MqttNoSuchClient => c"the MQTT client is not running: call connect() first",
     };
     text.as_ptr()
 }
@@ -49,10 +54,12 @@ pub unsafe extern "C" fn pg_server_start(config: *const PgServerConfig) -> PgSta
 }
 
 /// Adds (or replaces) a route. `methods` is a mask of `pg_method_bit` values, 0 for any method;
-/// `convention` 0 calls `handler(body_text)`, 1 calls `handler(request)`.
+/// `convention` 0 calls `handler(body_text)`, 1 calls `handler(request)`. When the route replaces
+/// one with the same pattern and methods, `*replaced_slot_out` receives the old handler's slot
+/// (the shim releases it), else `UINT32_MAX`.
 ///
 /// # Safety
-/// `pattern` points to `pattern_len` readable bytes.
+/// `pattern` points to `pattern_len` readable bytes; `replaced_slot_out` is writable.
 #[no_mangle]
 pub unsafe extern "C" fn pg_server_add_route(
     pattern: *const u8,
@@ -61,7 +68,11 @@ pub unsafe extern "C" fn pg_server_add_route(
     needs_auth: bool,
     handler_slot: u32,
     convention: u8,
+    replaced_slot_out: *mut u32,
 ) -> PgStatus {
+    // SAFETY: per the contract.
+    let Some(replaced_slot_out) = (unsafe { replaced_slot_out.as_mut() }) else { return PgStatus::InvalidArgument };
+    *replaced_slot_out = u32::MAX;
     // SAFETY: per the contract.
     let pattern = unsafe { PgBytes { ptr: pattern, len: pattern_len }.as_slice() };
     if pattern.is_empty() || pattern.contains(&0) {
@@ -72,12 +83,21 @@ pub unsafe extern "C" fn pg_server_add_route(
         1 => CallingConvention::Request,
         _ => return PgStatus::InvalidArgument,
     };
-    http_server::add_route(Route {
+    let route = Route {
         pattern: pattern.to_vec(),
         methods: MethodSet(methods),
         needs_auth,
         handler: HandlerRef { slot: handler_slot, convention },
-    })
+    };
+    match http_server::add_route(route) {
+        Ok(replaced) => {
+            if let Some(old) = replaced {
+                *replaced_slot_out = old.slot;
+            }
+            PgStatus::Ok
+        }
+        Err(status) => status,
+    }
 }
 
 /// The mask bit of an HTTP method name (GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS), 0 if unknown.
@@ -91,19 +111,20 @@ pub unsafe extern "C" fn pg_method_bit(name: *const u8, name_len: usize) -> u32 
     MethodSet::bit_of(name).unwrap_or(0)
 }
 
-/// Runs the event loop once, waiting at most `timeout_ms` (≥ 0) for I/O.
+/// Runs the event loop (HTTP server and MQTT clients) once, waiting at most `timeout_ms` (≥ 0)
+/// for I/O. `NotStarted` when there is nothing to poll.
 #[no_mangle]
-pub extern "C" fn pg_server_poll(timeout_ms: c_int) -> PgStatus {
+pub extern "C" fn pg_poll(timeout_ms: c_int) -> PgStatus {
     if timeout_ms < 0 {
         return PgStatus::InvalidArgument;
     }
-    http_server::poll(timeout_ms)
+    event_loop::poll(timeout_ms)
 }
 
-/// Closes the listener and every connection.
+/// Closes the HTTP server, every MQTT client and every connection (the module's `close()`).
 #[no_mangle]
-pub extern "C" fn pg_server_stop() -> PgStatus {
-    http_server::stop()
+pub extern "C" fn pg_close() -> PgStatus {
+    event_loop::teardown()
 }
 
 #[no_mangle]

@@ -17,6 +17,12 @@ pub enum PgStatus {
     InvalidArgument = 4,
     /// Called from inside a handler while the event loop is running (poll or close re-entered).
     Reentered = 5,
+    /// QoS 0 publish (never queued) while the MQTT client is not connected.
+    MqttNotConnected = 6,
+    /// The MQTT client's inflight window and queue are full: poll, then retry.
+    MqttQueueFull = 7,
+    /// The MQTT client is not running (never connected, disconnected, or stopped for good).
+    MqttNoSuchClient = 8,
 }
 
 /// A borrowed byte string: `len` bytes at `ptr` (`ptr` may be null when `len` is 0).
@@ -96,4 +102,102 @@ pub struct PgServerConfig {
     pub max_body_bytes: usize,
     /// When false, no route asks for credentials (no auth callback was given).
     pub auth_enabled: bool,
+}
+
+/// Options of `pg_mqtt_connect`. Byte strings may be empty; `has_*` tell absent from empty.
+#[repr(C)]
+#[derive(Debug)]
+pub struct PgMqttConfig {
+    /// Broker URL, NUL-terminated, e.g. `mqtt://127.0.0.1:1883`.
+    pub url: *const c_char,
+    /// Empty: one is generated (`pythongoose-` + 8 random hex digits).
+    pub client_id: PgBytes,
+    pub has_username: bool,
+    pub username: PgBytes,
+    pub has_password: bool,
+    pub password: PgBytes,
+    pub has_will: bool,
+    pub will_topic: PgBytes,
+    pub will_message: PgBytes,
+    pub will_qos: u8,
+    pub will_retain: bool,
+    pub keepalive_s: u16,
+    pub clean_session: bool,
+    pub auto_reconnect: bool,
+    pub max_inflight: u32,
+    pub max_queued: u32,
+    pub ack_timeout_ms: u32,
+    pub connect_timeout_ms: u32,
+    pub reconnect_min_ms: u32,
+    pub reconnect_max_ms: u32,
+    pub max_packet_size: u32,
+}
+
+/// One subscription request: topic filter and maximum QoS.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct PgMqttFilter {
+    pub topic: PgBytes,
+    pub qos: u8,
+}
+
+/// What happened to an MQTT client, for its Python callbacks.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PgMqttEventKind {
+    /// CONNACK accepted: `session_present` is set.
+    Connected = 0,
+    /// A message arrived: `topic`, `payload`, `qos`, `retain`, `dup`.
+    Message = 1,
+    /// A QoS>0 publish, subscribe or unsubscribe finished: `packet_id`, `status`, `text`.
+    Status = 2,
+    /// The link went down, an attempt failed, or the broker refused: `text` says why;
+    /// `final_stop` when the client stopped for good (no more reconnects).
+    Disconnected = 3,
+    /// The client stopped for good and Rust forgot it: the shim unroots the Python object.
+    Released = 4,
+}
+
+/// Outcome of a QoS>0 publish / subscribe / unsubscribe.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PgDeliveryStatus {
+    Delivered = 0,
+    Failed = 1,
+    TimedOut = 2,
+}
+
+#[repr(C)]
+#[derive(Debug)]
+pub struct PgMqttEvent {
+    pub kind: PgMqttEventKind,
+    pub session_present: bool,
+    pub final_stop: bool,
+    pub packet_id: u16,
+    pub status: PgDeliveryStatus,
+    pub qos: u8,
+    pub retain: bool,
+    pub dup: bool,
+    pub topic: PgBytes,
+    pub payload: PgBytes,
+    /// A reason or status text (UTF-8).
+    pub text: PgBytes,
+}
+
+impl PgMqttEvent {
+    pub fn new(kind: PgMqttEventKind) -> Self {
+        PgMqttEvent {
+            kind,
+            session_present: false,
+            final_stop: false,
+            packet_id: 0,
+            status: PgDeliveryStatus::Delivered,
+            qos: 0,
+            retain: false,
+            dup: false,
+            topic: PgBytes::EMPTY,
+            payload: PgBytes::EMPTY,
+            text: PgBytes::EMPTY,
+        }
+    }
 }

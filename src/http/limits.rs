@@ -33,6 +33,8 @@ pub enum ParsedHead {
     Malformed,
     /// The end of the headers has not arrived yet.
     Partial,
+    /// More header lines than the parser keeps (a later `Content-Length` would be missed).
+    TooManyHeaders,
     /// Headers complete.
     Headers { head_len: usize, body_len: usize, chunked: bool },
 }
@@ -44,6 +46,7 @@ impl Limits {
             ParsedHead::Malformed => Framing::Reject(400),
             ParsedHead::Partial if buffered > self.max_header_bytes => Framing::Reject(431),
             ParsedHead::Partial => Framing::Incomplete,
+            ParsedHead::TooManyHeaders => Framing::Reject(431),
             ParsedHead::Headers { head_len, .. } if head_len > self.max_header_bytes => Framing::Reject(431),
             ParsedHead::Headers { chunked: true, .. } => Framing::Reject(411),
             ParsedHead::Headers { body_len, .. } if body_len > self.max_body_bytes => Framing::Reject(413),
@@ -54,6 +57,11 @@ impl Limits {
             },
         }
     }
+}
+
+/// Header lines in a complete request head (request line and final blank line excluded).
+pub fn header_line_count(head: &[u8]) -> usize {
+    head.iter().filter(|b| **b == b'\n').count().saturating_sub(2)
 }
 
 #[cfg(test)]
@@ -86,6 +94,18 @@ mod tests {
         assert_eq!(LIMITS.frame(ParsedHead::Malformed, 5), Framing::Reject(400));
         let head = ParsedHead::Headers { head_len: 50, body_len: 0, chunked: true };
         assert_eq!(LIMITS.frame(head, 50), Framing::Reject(411));
+    }
+
+    #[test]
+    fn more_headers_than_the_parser_keeps_is_431() {
+        assert_eq!(LIMITS.frame(ParsedHead::TooManyHeaders, 50), Framing::Reject(431));
+    }
+
+    /// Header lines in a complete head (request line and blank line excluded).
+    #[test]
+    fn header_lines_are_counted() {
+        assert_eq!(header_line_count(b"GET / HTTP/1.1\r\nA: b\r\nC: d\r\n\r\n"), 2);
+        assert_eq!(header_line_count(b"GET / HTTP/1.1\n\n"), 0);
     }
 
     #[test]

@@ -79,11 +79,15 @@ impl PartialEq for Route {
 impl Eq for Route {}
 
 impl RouteTable {
-    /// Adds a route; one with the same pattern and methods replaces the older one.
-    pub fn add(&mut self, route: Route) {
+    /// Adds a route; one with the same pattern and methods replaces the older one, whose
+    /// handler is returned (its owner may release it).
+    pub fn add(&mut self, route: Route) -> Option<HandlerRef> {
         match self.routes.iter_mut().find(|r| r.pattern == route.pattern && r.methods == route.methods) {
-            Some(existing) => *existing = route,
-            None => self.routes.push(route),
+            Some(existing) => Some(core::mem::replace(existing, route).handler),
+            None => {
+                self.routes.push(route);
+                None
+            }
         }
     }
 
@@ -245,8 +249,8 @@ mod tests {
     #[test]
     fn same_pattern_and_methods_replaces_the_handler() {
         let mut table = RouteTable::default();
-        table.add(route("/a", 0, 0));
-        table.add(route("/a", 0, 7));
+        assert_eq!(table.add(route("/a", 0, 0)), None);
+        assert_eq!(table.add(route("/a", 0, 7)).map(|h| h.slot), Some(0));
         assert_eq!(table.len(), 1);
         match table.resolve(b"GET", b"/a") {
             Resolution::Found(r) => assert_eq!(r.handler.slot, 7),

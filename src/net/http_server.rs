@@ -3,16 +3,16 @@
 //! resolves routes, checks Basic auth through the Python callback, calls the handler and writes
 //! the reply.
 
-use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::ffi::{c_int, c_void, CStr};
 
-use super::mongoose::{self as mg, mg_connection, mg_http_message, mg_mgr};
+use super::event_loop;
+use super::mongoose::{self as mg, mg_connection, mg_http_message};
 use super::shim::{self, PgCallOutcome};
 use super::{mg_str_bytes, VmThreadCell};
 use crate::ffi::types::{PgBytes, PgReply, PgRequest, PgStatus};
 use crate::http::auth::BasicCredentials;
-use crate::http::limits::{Framing, Limits, ParsedHead};
+use crate::http::limits::{header_line_count, Framing, Limits, ParsedHead};
 use crate::http::reply::ReplyHead;
 use crate::http::routes::{HandlerRef, Resolution, Route, RouteTable};
 
@@ -26,12 +26,9 @@ struct HttpPolicy {
     auth_enabled: bool,
 }
 
-/// The running server. The manager is boxed: Mongoose keeps pointers to it.
+/// The running server (its listener lives in the shared event loop's manager).
 struct Server {
-    manager: Box<mg_mgr>,
     policy: HttpPolicy,
-    /// True while `mg_mgr_poll` runs (handlers run inside it): poll and stop must not re-enter.
-    polling: bool,
 }
 
 static SERVER: VmThreadCell<Option<Server>> = VmThreadCell::new(None);
@@ -50,70 +47,35 @@ pub fn start(listen_url: &CStr, limits: Limits, auth_enabled: bool) -> PgStatus 
     if server().is_some() {
         return PgStatus::AlreadyStarted;
     }
-    let mut manager: Box<mg_mgr> = Box::default();
-    // SAFETY: `manager` is a zeroed mg_mgr at a stable heap address; mg_mgr_init sets it up.
-    unsafe { mg::mg_mgr_init(&mut *manager) };
+    let manager = event_loop::manager();
     // SAFETY: the manager is initialised; the URL is NUL-terminated; the handler is a plain fn.
-    let listener = unsafe {
-        mg::mg_listen(&mut *manager, listen_url.as_ptr(), Some(on_event), core::ptr::null_mut())
-    };
+    let listener = unsafe { mg::mg_listen(manager, listen_url.as_ptr(), Some(on_event), core::ptr::null_mut()) };
     if listener.is_null() {
-        // SAFETY: frees what mg_mgr_init set up; no connection is open.
-        unsafe { mg::mg_mgr_free(&mut *manager) };
         return PgStatus::ListenFailed;
     }
     let policy = HttpPolicy { routes: RouteTable::default(), limits, auth_enabled };
     // SAFETY: VM-thread only; nothing else borrows SERVER here.
-    unsafe { *SERVER.get() = Some(Server { manager, policy, polling: false }) };
+    unsafe { *SERVER.get() = Some(Server { policy }) };
     PgStatus::Ok
 }
 
-pub fn add_route(route: Route) -> PgStatus {
+/// Adds a route; returns the handler it replaced, if any.
+pub fn add_route(route: Route) -> Result<Option<HandlerRef>, PgStatus> {
     match server() {
-        Some(server) => {
-            server.policy.routes.add(route);
-            PgStatus::Ok
-        }
-        None => PgStatus::NotStarted,
+        Some(server) => Ok(server.policy.routes.add(route)),
+        None => Err(PgStatus::NotStarted),
     }
 }
 
-/// One iteration of the event loop, waiting at most `timeout_ms` for I/O.
-pub fn poll(timeout_ms: c_int) -> PgStatus {
-    let manager: *mut mg_mgr = match server() {
-        Some(server) if server.polling => return PgStatus::Reentered,
-        Some(server) => {
-            server.polling = true;
-            &mut *server.manager
-        }
-        None => return PgStatus::NotStarted,
-    };
-    // SAFETY: the manager stays alive: `stop` refuses to run while `polling` is set.
-    unsafe { mg::mg_mgr_poll(manager, timeout_ms) };
-    if let Some(server) = server() {
-        server.polling = false;
-    }
-    PgStatus::Ok
-}
-
-/// Closes the listener and every connection; a later `start` begins clean.
-pub fn stop() -> PgStatus {
-    match server() {
-        None => PgStatus::NotStarted,
-        Some(server) if server.polling => PgStatus::Reentered,
-        Some(_) => {
-            // SAFETY: VM-thread only; we take the server out before freeing its manager.
-            if let Some(mut server) = unsafe { (*SERVER.get()).take() } {
-                // SAFETY: no poll is running; mg_mgr_free closes and frees every connection.
-                unsafe { mg::mg_mgr_free(&mut *server.manager) };
-            }
-            PgStatus::Ok
-        }
-    }
+/// Drops the server's state; the event loop's teardown closes its connections.
+pub fn forget() {
+    // SAFETY: VM-thread only; called by the teardown, outside any poll.
+    unsafe { *SERVER.get() = None };
 }
 
 unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, _event_data: *mut c_void) {
-    if event == mg::MG_EV_READ as c_int && !connection.is_null() {
+    // A connection of a server that was closed (teardown in progress) is left alone.
+    if event == mg::MG_EV_READ as c_int && !connection.is_null() && is_running() {
         // SAFETY: Mongoose passes a live connection to its own handler.
         unsafe { serve_buffered_requests(connection) };
     }
@@ -136,6 +98,13 @@ unsafe fn serve_buffered_requests(c: *mut mg_connection) {
         let parsed = match parsed_len {
             n if n < 0 => ParsedHead::Malformed,
             0 => ParsedHead::Partial,
+            // The parser keeps MG_MAX_HTTP_HEADERS headers and silently skips the rest.
+            // SAFETY: `message.head` points into the live receive buffer.
+            _ if message.headers.last().is_some_and(|h| !h.name.buf.is_null())
+                && header_line_count(unsafe { mg_str_bytes(&message.head) }) > message.headers.len() =>
+            {
+                ParsedHead::TooManyHeaders
+            }
             n => ParsedHead::Headers {
                 head_len: n as usize,
                 body_len: message.body.len,
@@ -147,11 +116,10 @@ unsafe fn serve_buffered_requests(c: *mut mg_connection) {
         match limits.frame(parsed, len) {
             Framing::Incomplete => return,
             Framing::Reject(status) => {
-                // SAFETY: `c` is live.
-                unsafe {
-                    send_text(c, status, status_text(status), b"", true);
-                    (*c).recv.len = 0;
-                }
+                let replier = Replier { connection: c, head_only: false, close: true };
+                replier.text(status, status_text(status), b"");
+                // SAFETY: `c` is live; what is left of the broken request is dropped.
+                unsafe { (*c).recv.len = 0 };
                 return;
             }
             Framing::Complete { head_len, body_len } => {
@@ -208,6 +176,7 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
         unsafe { (mg_str_bytes(&message.method), mg_str_bytes(&message.uri), mg_str_bytes(&message.proto)) };
     // SAFETY: as above.
     let close = wants_close(protocol, unsafe { header(message, c"Connection") });
+    let reply_to = Replier { connection: c, head_only: method == b"HEAD", close };
 
     // Resolve with a short borrow of the policy, copying out what the rest needs.
     let admission = match server() {
@@ -232,14 +201,12 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
             extra.extend_from_slice(b"Allow: ");
             extra.extend_from_slice(&allow);
             extra.extend_from_slice(b"\r\n");
-            // SAFETY: `c` is live.
-            unsafe { send_text(c, 405, b"Method Not Allowed", &extra, close) };
+            reply_to.text(405, b"Method Not Allowed", &extra);
             return close;
         }
         Admission::Reply(status, _) => {
             let body: &[u8] = if status == 200 { b"OK" } else { status_text(status) };
-            // SAFETY: `c` is live.
-            unsafe { send_text(c, status, body, b"", close) };
+            reply_to.text(status, body, b"");
             return close;
         }
         Admission::Serve { handler, check_credentials } => (handler, check_credentials),
@@ -263,12 +230,10 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
         match verdict {
             Some(PgCallOutcome::AuthAccepted) => {}
             Some(PgCallOutcome::AuthRejected) => {
-                // SAFETY: `c` is live.
-                unsafe { send_text(c, 401, b"Auth required", AUTH_CHALLENGE, close) };
+                reply_to.text(401, b"Auth required", AUTH_CHALLENGE);
                 return close;
             }
-            // SAFETY: `c` is live.
-            other => return unsafe { reply_to_failed_call(c, other, close) },
+            other => return reply_to.failed_call(other),
         }
     }
 
@@ -288,8 +253,7 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
         shim::pg_shim_call_handler(handler.slot, handler.convention as u8, &request, &mut reply)
     });
     if outcome != Some(PgCallOutcome::Ok) {
-        // SAFETY: `c` is live.
-        return unsafe { reply_to_failed_call(c, outcome, close) };
+        return reply_to.failed_call(outcome);
     }
     let status = u16::try_from(reply.status).ok().filter(|s| (100..=599).contains(s)).unwrap_or(500);
     // SAFETY: the reply's pointers are valid until the next Python allocation; sending copies them
@@ -299,46 +263,53 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
             (reply.content_type.as_slice(), reply.extra_headers.as_slice(), reply.body.as_slice());
         // 1xx, 204 and 304 carry no body.
         let body = if status < 200 || status == 204 || status == 304 { &[][..] } else { body };
-        send(c, &ReplyHead { status, content_type, content_length: body.len(), extra_headers: extra, close }, body);
+        reply_to.send(&ReplyHead { status, content_type, content_length: body.len(), extra_headers: extra, close }, body);
     }
     close
 }
 
-/// # Safety
-/// `c` is live.
-unsafe fn reply_to_failed_call(c: *mut mg_connection, outcome: Option<PgCallOutcome>, close: bool) -> bool {
-    let stopping = outcome == Some(PgCallOutcome::Stopping);
-    let (status, body): (u16, &[u8]) = match outcome {
-        Some(PgCallOutcome::Stopping) => (503, b"Service Unavailable"),
-        Some(PgCallOutcome::BadBodyText) => (400, b"Bad Request: body is not UTF-8 text"),
-        Some(PgCallOutcome::Failed) => (500, b"Internal Server Error"),
-        _ => (500, b"Internal Server Error: unexpected outcome"),
-    };
-    // SAFETY: `c` is live.
-    unsafe { send_text(c, status, body, b"", close || stopping) };
-    close || stopping
+/// Where and how a reply goes: HEAD requests get the head only; `close` adds
+/// `Connection: close` and drains the connection after the reply.
+#[derive(Clone, Copy)]
+struct Replier {
+    /// Live for the whole request (the replier never outlives `serve_request`).
+    connection: *mut mg_connection,
+    head_only: bool,
+    close: bool,
 }
 
-/// # Safety
-/// `c` is live.
-unsafe fn send_text(c: *mut mg_connection, status: u16, body: &[u8], extra_headers: &[u8], close: bool) {
-    let head = ReplyHead { status, content_type: TEXT_PLAIN, content_length: body.len(), extra_headers, close };
-    // SAFETY: `c` is live.
-    unsafe { send(c, &head, body) };
-    if close {
-        // SAFETY: `c` is live; draining flushes the reply, then closes.
-        unsafe { (*c).set_is_draining(1) };
+impl Replier {
+    /// Replies to a call that did not return normally; returns whether the connection closes.
+    fn failed_call(&self, outcome: Option<PgCallOutcome>) -> bool {
+        let stopping = outcome == Some(PgCallOutcome::Stopping);
+        let (status, body): (u16, &[u8]) = match outcome {
+            Some(PgCallOutcome::Stopping) => (503, b"Service Unavailable"),
+            Some(PgCallOutcome::BadBodyText) => (400, b"Bad Request: body is not UTF-8 text"),
+            Some(PgCallOutcome::Failed) => (500, b"Internal Server Error"),
+            _ => (500, b"Internal Server Error: unexpected outcome"),
+        };
+        let replier = Replier { close: self.close || stopping, ..*self };
+        replier.text(status, body, b"");
+        replier.close
     }
-}
 
-/// # Safety
-/// `c` is live.
-unsafe fn send(c: *mut mg_connection, head: &ReplyHead<'_>, body: &[u8]) {
-    let mut bytes = Vec::with_capacity(128 + head.extra_headers.len() + body.len());
-    head.write(&mut bytes);
-    bytes.extend_from_slice(body);
-    // SAFETY: `c` is live; mg_send copies the bytes into the connection's send buffer.
-    unsafe { mg::mg_send(c, bytes.as_ptr() as *const c_void, bytes.len()) };
+    fn text(&self, status: u16, body: &[u8], extra_headers: &[u8]) {
+        let close = self.close;
+        self.send(&ReplyHead { status, content_type: TEXT_PLAIN, content_length: body.len(), extra_headers, close }, body);
+    }
+
+    fn send(&self, head: &ReplyHead<'_>, body: &[u8]) {
+        let body = if self.head_only { &[][..] } else { body };
+        let mut bytes = Vec::with_capacity(128 + head.extra_headers.len() + body.len());
+        head.write(&mut bytes);
+        bytes.extend_from_slice(body);
+        // SAFETY: the connection is live during the request; mg_send copies the bytes.
+        unsafe { mg::mg_send(self.connection, bytes.as_ptr() as *const c_void, bytes.len()) };
+        if self.close {
+            // SAFETY: as above; draining flushes the reply, then closes.
+            unsafe { (*self.connection).set_is_draining(1) };
+        }
+    }
 }
 
 /// A header of the request being served, for the shim's `request.header(name)`.

@@ -2,7 +2,9 @@
 //! bytes between Mongoose and the sans-I/O logic in `crate::http`, and calls Python only through
 //! the shim's protected-call functions (`shim`), which never raise.
 
+pub mod event_loop;
 pub mod http_server;
+pub mod mqtt_client;
 pub mod shim;
 
 #[allow(
@@ -16,6 +18,7 @@ pub mod shim;
 )]
 pub mod mongoose {
     include!(concat!(env!("OUT_DIR"), "/mongoose_bindings.rs"));
+
 }
 
 use core::cell::UnsafeCell;

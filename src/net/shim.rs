@@ -1,7 +1,7 @@
 //! The C shim's side of the boundary: protected calls into Python. Each returns an outcome code
 //! and never raises (the shim runs the Python call under `nlr_push`).
 
-use crate::ffi::types::{PgReply, PgRequest};
+use crate::ffi::types::{PgMqttEvent, PgReply, PgRequest};
 
 /// Outcomes of the shim's protected calls (returned as `int32_t`: C may return any value, so
 /// Rust compares numbers instead of trusting an enum it did not create).
@@ -38,4 +38,6 @@ extern "C" {
     /// Runs the auth callback with `(user, password)`; returns a `PgCallOutcome` code:
     /// AuthAccepted / AuthRejected, or Failed / Stopping when it raised.
     pub fn pg_shim_check_auth(user: *const u8, user_len: usize, password: *const u8, password_len: usize) -> i32;
+    /// Hands an MQTT client's event to its Python callbacks; returns a `PgCallOutcome` code.
+    pub fn pg_shim_mqtt_event(client: u32, event: *const PgMqttEvent) -> i32;
 }

@@ -12,9 +12,12 @@
 #include <limits.h>
 #include <string.h>
 
+#include "py/bc.h"
+#include "py/mperrno.h"
 #include "py/mphal.h"
 #include "py/nlr.h"
 #include "py/obj.h"
+#include "py/objfun.h"
 #include "py/objlist.h"
 #include "py/objstr.h"
 #include "py/runtime.h"
@@ -28,6 +31,9 @@ MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_handlers);
 MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_auth_callback);
 // KeyboardInterrupt / SystemExit caught inside a callback, raised again out of poll().
 MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_pending_exception);
+// Running MQTT clients (dict: Rust client id -> MQTTclient object). A client the script dropped
+// keeps working, callbacks and all, until it stops.
+MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_mqtt_clients);
 
 #define DEFAULT_LISTEN_URL "http://0.0.0.0:8000"
 #define CONTENT_TYPE_TEXT "text/plain; charset=utf-8"
@@ -52,9 +58,11 @@ static void raise_for_status(PgStatus status) {
         case PG_STATUS_OK:
             return;
         case PG_STATUS_INVALID_ARGUMENT:
-            type = &mp_type_ValueError;
-            break;
+            mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("mongoose: %s"), pg_last_error_message());
         case PG_STATUS_LISTEN_FAILED:
+        case PG_STATUS_MQTT_NOT_CONNECTED:
+        case PG_STATUS_MQTT_QUEUE_FULL:
+        case PG_STATUS_MQTT_NO_SUCH_CLIENT:
             type = &mp_type_OSError;
             break;
         default:
@@ -433,12 +441,18 @@ static void check_callable(mp_obj_t obj, const char *what) {
     }
 }
 
-// Appends `handler` to the rooted handler list; returns its slot.
+// Puts `handler` in the rooted handler list (reusing a released slot); returns its slot.
 static uint32_t root_handler(mp_obj_t handler) {
     mp_obj_t handlers = MP_STATE_VM(pythongoose_handlers);
     size_t count;
     mp_obj_t *items;
     mp_obj_list_get(handlers, &count, &items);
+    for (size_t slot = 0; slot < count; slot++) {
+        if (items[slot] == mp_const_none) {
+            items[slot] = handler;
+            return (uint32_t)slot;
+        }
+    }
     mp_obj_list_append(handlers, handler);
     return (uint32_t)count;
 }
@@ -446,7 +460,19 @@ static uint32_t root_handler(mp_obj_t handler) {
 static void add_route(const char *pattern, size_t pattern_len, mp_obj_t handler, uint32_t methods, bool needs_auth,
     uint8_t convention) {
     uint32_t slot = root_handler(handler);
-    raise_for_status(pg_server_add_route((const uint8_t *)pattern, pattern_len, methods, needs_auth, slot, convention));
+    uint32_t replaced_slot = UINT32_MAX;
+    PgStatus status = pg_server_add_route((const uint8_t *)pattern, pattern_len, methods, needs_auth, slot, convention,
+        &replaced_slot);
+    size_t count;
+    mp_obj_t *items;
+    mp_obj_list_get(MP_STATE_VM(pythongoose_handlers), &count, &items);
+    if (status != PG_STATUS_OK && slot < count) {
+        items[slot] = mp_const_none; // not routed: release it
+    }
+    if (replaced_slot < count && replaced_slot != slot) {
+        items[replaced_slot] = mp_const_none; // no route reaches it any more
+    }
+    raise_for_status(status);
 }
 
 static void forget_callbacks(void) {
@@ -600,28 +626,448 @@ static mp_obj_t mongoose_poll(size_t n_args, const mp_obj_t *args) {
     if (ms < 0) {
         mp_raise_ValueError(MP_ERROR_TEXT("poll timeout must be >= 0 ms"));
     }
-    if (!pg_server_is_running()) {
-        raise_for_status(PG_STATUS_NOT_STARTED);
-    }
-    PgStatus status = pg_server_poll(ms > INT_MAX ? INT_MAX : (int)ms);
+    PgStatus status = pg_poll(ms > INT_MAX ? INT_MAX : (int)ms);
     raise_pending_exception();
+    if (status == PG_STATUS_NOT_STARTED) {
+        mp_raise_msg(&mp_type_RuntimeError,
+            MP_ERROR_TEXT("mongoose: nothing to poll: call mongoose.init() or connect an MQTTclient first"));
+    }
     raise_for_status(status);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mongoose_poll_obj, 0, 1, mongoose_poll);
 
-// mongoose.close(): closes the server and every connection; init() may be called again.
+static void forget_mqtt_clients(void);
+
+// mongoose.close(): closes the HTTP server, every MQTT client and every connection; init() and
+// connect() may be called again afterwards.
 static mp_obj_t mongoose_close(void) {
-    PgStatus status = pg_server_stop();
-    if (status == PG_STATUS_NOT_STARTED) {
-        return mp_const_none;
-    }
-    raise_for_status(status);
+    raise_for_status(pg_close());
     forget_callbacks();
+    forget_mqtt_clients();
     MP_STATE_VM(pythongoose_pending_exception) = MP_OBJ_NULL;
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(mongoose_close_obj, mongoose_close);
+
+// ---------------------------------------------------------------------------------------------
+// mongoose.MQTTclient
+
+typedef struct {
+    mp_obj_base_t base;
+    mp_obj_t on_connect;
+    mp_obj_t on_publish;
+    mp_obj_t on_disconnect;
+    mp_obj_t on_status;
+    int32_t client; // Rust client id while running, else -1
+} mqtt_client_obj_t;
+
+static const mp_obj_type_t pythongoose_type_mqtt_client;
+
+static mp_obj_t mqtt_client_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *all_args) {
+    enum { ARG_on_connect, ARG_on_publish, ARG_on_disconnect, ARG_on_status };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_on_connect, MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_on_publish, MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_on_disconnect, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_on_status, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all_kw_array(n_args, n_kw, all_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    static const char *const names[] = { "on_connect", "on_publish", "on_disconnect", "on_status" };
+    for (size_t i = 0; i < MP_ARRAY_SIZE(allowed_args); i++) {
+        if (args[i].u_obj != mp_const_none) {
+            check_callable(args[i].u_obj, names[i]);
+        }
+    }
+    mqtt_client_obj_t *self = mp_obj_malloc(mqtt_client_obj_t, type);
+    self->on_connect = args[ARG_on_connect].u_obj;
+    self->on_publish = args[ARG_on_publish].u_obj;
+    self->on_disconnect = args[ARG_on_disconnect].u_obj;
+    self->on_status = args[ARG_on_status].u_obj;
+    self->client = -1;
+    return MP_OBJ_FROM_PTR(self);
+}
+
+static mp_obj_t mqtt_clients_dict(void) {
+    if (MP_STATE_VM(pythongoose_mqtt_clients) == MP_OBJ_NULL) {
+        MP_STATE_VM(pythongoose_mqtt_clients) = mp_obj_new_dict(0);
+    }
+    return MP_STATE_VM(pythongoose_mqtt_clients);
+}
+
+// The running client object with this Rust id, or NULL. Never raises or allocates.
+static mqtt_client_obj_t *mqtt_client_of(uint32_t client, bool remove) {
+    mp_obj_t clients = MP_STATE_VM(pythongoose_mqtt_clients);
+    if (clients == MP_OBJ_NULL) {
+        return NULL;
+    }
+    mp_map_elem_t *elem = mp_map_lookup(mp_obj_dict_get_map(clients), MP_OBJ_NEW_SMALL_INT(client),
+        remove ? MP_MAP_LOOKUP_REMOVE_IF_FOUND : MP_MAP_LOOKUP);
+    return elem == NULL ? NULL : MP_OBJ_TO_PTR(elem->value);
+}
+
+static void forget_mqtt_clients(void) {
+    mp_obj_t clients = MP_STATE_VM(pythongoose_mqtt_clients);
+    if (clients != MP_OBJ_NULL) {
+        mp_map_t *map = mp_obj_dict_get_map(clients);
+        for (size_t i = 0; i < map->alloc; i++) {
+            if (mp_map_slot_is_filled(map, i)) {
+                ((mqtt_client_obj_t *)MP_OBJ_TO_PTR(map->table[i].value))->client = -1;
+            }
+        }
+    }
+    MP_STATE_VM(pythongoose_mqtt_clients) = MP_OBJ_NULL;
+}
+
+// Whether `callback` is a Python function that takes a positional argument (on_connect then
+// receives the session-present flag; the seed's on_connect() takes none).
+static bool takes_an_argument(mp_obj_t callback) {
+    if (!mp_obj_is_type(callback, &mp_type_fun_bc)) {
+        return false;
+    }
+    const mp_obj_fun_bc_t *fun = MP_OBJ_TO_PTR(callback);
+    const byte *ip = fun->bytecode;
+    MP_BC_PRELUDE_SIG_DECODE(ip);
+    return n_pos_args >= 1 || (scope_flags & MP_SCOPE_FLAG_VARARGS);
+}
+
+// Bytes of a str or buffer argument (str/bytes/bytearray/memoryview).
+static PgBytes bytes_arg(mp_obj_t obj, const char *what) {
+    if (mp_obj_is_str(obj)) {
+        size_t len;
+        const char *data = mp_obj_str_get_data(obj, &len);
+        return bytes_of(data, len);
+    }
+    mp_buffer_info_t buffer;
+    if (!mp_get_buffer(obj, &buffer, MP_BUFFER_READ)) {
+        mp_raise_msg_varg(&mp_type_TypeError, MP_ERROR_TEXT("%s must be str, bytes, bytearray or memoryview"), what);
+    }
+    return bytes_of(buffer.buf, buffer.len);
+}
+
+static PgBytes topic_arg(mp_obj_t obj) {
+    if (!mp_obj_is_str(obj)) {
+        mp_raise_TypeError(MP_ERROR_TEXT("topic must be str"));
+    }
+    return bytes_arg(obj, "topic");
+}
+
+static uint8_t qos_arg(mp_int_t qos) {
+    if (qos < 0 || qos > 2) {
+        mp_raise_ValueError(MP_ERROR_TEXT("qos must be 0, 1 or 2"));
+    }
+    return (uint8_t)qos;
+}
+
+static mqtt_client_obj_t *running_client(mp_obj_t self_in) {
+    mqtt_client_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    if (self->client < 0) {
+        raise_for_status(PG_STATUS_MQTT_NO_SUCH_CLIENT);
+    }
+    return self;
+}
+
+// client.connect(url, user=None, pwd=None, will_topic=None, will_msg=None, will_qos=0,
+//                will_retain=False, *, client_id=None, keepalive=60, clean_session=True,
+//                reconnect=True, max_inflight=8, max_queue=32, ack_timeout_ms=10000,
+//                connect_timeout_ms=10000, reconnect_min_ms=1000, reconnect_max_ms=60000,
+//                max_packet_size=65536)
+static mp_obj_t mqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    enum { ARG_url, ARG_user, ARG_pwd, ARG_will_topic, ARG_will_msg, ARG_will_qos, ARG_will_retain, ARG_client_id,
+           ARG_keepalive, ARG_clean_session, ARG_reconnect, ARG_max_inflight, ARG_max_queue, ARG_ack_timeout_ms,
+           ARG_connect_timeout_ms, ARG_reconnect_min_ms, ARG_reconnect_max_ms, ARG_max_packet_size };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_url, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_user, MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_pwd, MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_will_topic, MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_will_msg, MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_will_qos, MP_ARG_INT, {.u_int = 0} },
+        { MP_QSTR_will_retain, MP_ARG_BOOL, {.u_bool = false} },
+        { MP_QSTR_client_id, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_keepalive, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 60} },
+        { MP_QSTR_clean_session, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = true} },
+        { MP_QSTR_reconnect, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = true} },
+        { MP_QSTR_max_inflight, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 8} },
+        { MP_QSTR_max_queue, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 32} },
+        { MP_QSTR_ack_timeout_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 10000} },
+        { MP_QSTR_connect_timeout_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 10000} },
+        { MP_QSTR_reconnect_min_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 1000} },
+        { MP_QSTR_reconnect_max_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 60000} },
+        { MP_QSTR_max_packet_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 65536} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    mqtt_client_obj_t *self = MP_OBJ_TO_PTR(pos_args[0]);
+    if (self->client >= 0) {
+        mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("mongoose: this client is already running (disconnect() first)"));
+    }
+    size_t url_len;
+    const char *url = mp_obj_str_get_data(args[ARG_url].u_obj, &url_len);
+    if (strlen(url) != url_len || url_len == 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("url must be a non-empty str without NUL, e.g. mqtt://host:1883"));
+    }
+    if (args[ARG_keepalive].u_int < 0 || args[ARG_keepalive].u_int > 65535) {
+        mp_raise_ValueError(MP_ERROR_TEXT("keepalive must be 0..65535 seconds"));
+    }
+    static const uint8_t positive[] = { ARG_max_inflight, ARG_ack_timeout_ms, ARG_connect_timeout_ms,
+                                        ARG_reconnect_min_ms, ARG_reconnect_max_ms, ARG_max_packet_size };
+    for (size_t i = 0; i < sizeof(positive); i++) {
+        mp_int_t value = args[positive[i]].u_int;
+        if (value < 1 || value > 0x7fffffff) {
+            mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%q must be >= 1"), allowed_args[positive[i]].qst);
+        }
+    }
+    if (args[ARG_max_queue].u_int < 0 || args[ARG_max_queue].u_int > 0x7fffffff) {
+        mp_raise_ValueError(MP_ERROR_TEXT("max_queue must be >= 0"));
+    }
+    // The seed passes "" for "no user name / password".
+    bool has_user = args[ARG_user].u_obj != mp_const_none;
+    PgBytes user = has_user ? bytes_arg(args[ARG_user].u_obj, "user") : bytes_of("", 0);
+    has_user = has_user && user.len > 0;
+    bool has_password = args[ARG_pwd].u_obj != mp_const_none;
+    PgBytes password = has_password ? bytes_arg(args[ARG_pwd].u_obj, "pwd") : bytes_of("", 0);
+    has_password = has_password && password.len > 0;
+    bool has_will = args[ARG_will_topic].u_obj != mp_const_none;
+    PgMqttConfig config = {
+        .url = url,
+        .client_id = args[ARG_client_id].u_obj == mp_const_none ? bytes_of("", 0) : bytes_arg(args[ARG_client_id].u_obj, "client_id"),
+        .has_username = has_user,
+        .username = user,
+        .has_password = has_password,
+        .password = password,
+        .has_will = has_will,
+        .will_topic = has_will ? topic_arg(args[ARG_will_topic].u_obj) : bytes_of("", 0),
+        .will_message = has_will && args[ARG_will_msg].u_obj != mp_const_none ? bytes_arg(args[ARG_will_msg].u_obj, "will_msg") : bytes_of("", 0),
+        .will_qos = qos_arg(args[ARG_will_qos].u_int),
+        .will_retain = args[ARG_will_retain].u_bool,
+        .keepalive_s = (uint16_t)args[ARG_keepalive].u_int,
+        .clean_session = args[ARG_clean_session].u_bool,
+        .auto_reconnect = args[ARG_reconnect].u_bool,
+        .max_inflight = (uint32_t)args[ARG_max_inflight].u_int,
+        .max_queued = (uint32_t)args[ARG_max_queue].u_int,
+        .ack_timeout_ms = (uint32_t)args[ARG_ack_timeout_ms].u_int,
+        .connect_timeout_ms = (uint32_t)args[ARG_connect_timeout_ms].u_int,
+        .reconnect_min_ms = (uint32_t)args[ARG_reconnect_min_ms].u_int,
+        .reconnect_max_ms = (uint32_t)args[ARG_reconnect_max_ms].u_int,
+        .max_packet_size = (uint32_t)args[ARG_max_packet_size].u_int,
+    };
+    // Root the object before Rust can call back (connect may report a failure at once).
+    mp_obj_t clients = mqtt_clients_dict();
+    uint32_t client = 0;
+    PgStatus status = pg_mqtt_connect(&config, &client);
+    raise_for_status(status);
+    self->client = (int32_t)client;
+    mp_obj_dict_store(clients, MP_OBJ_NEW_SMALL_INT(client), MP_OBJ_FROM_PTR(self));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(mqtt_client_connect_obj, 2, mqtt_client_connect);
+
+// Reports a publish the queue could not take through on_status (if any), then raises.
+static void report_queue_full(mqtt_client_obj_t *self) {
+    if (self->on_status != mp_const_none) {
+        static const char text[] = "failed: queue full";
+        mp_call_function_2(self->on_status, mp_const_none, mp_obj_new_str(text, sizeof(text) - 1));
+    }
+    raise_for_status(PG_STATUS_MQTT_QUEUE_FULL);
+}
+
+// client.pub(topic, msg, qos=0, retain=False) -> packet id (QoS 1/2) or None (QoS 0)
+static mp_obj_t mqtt_client_pub(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    enum { ARG_topic, ARG_msg, ARG_qos, ARG_retain };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_topic, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_msg, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_qos, MP_ARG_INT, {.u_int = 0} },
+        { MP_QSTR_retain, MP_ARG_BOOL, {.u_bool = false} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    mqtt_client_obj_t *self = running_client(pos_args[0]);
+    PgBytes topic = topic_arg(args[ARG_topic].u_obj);
+    PgBytes payload = bytes_arg(args[ARG_msg].u_obj, "msg");
+    uint8_t qos = qos_arg(args[ARG_qos].u_int);
+    uint16_t packet_id = 0;
+    PgStatus status = pg_mqtt_publish((uint32_t)self->client, topic, payload, qos, args[ARG_retain].u_bool, &packet_id);
+    if (status == PG_STATUS_MQTT_QUEUE_FULL) {
+        report_queue_full(self);
+    }
+    raise_for_status(status);
+    return qos == 0 ? mp_const_none : MP_OBJ_NEW_SMALL_INT(packet_id);
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(mqtt_client_pub_obj, 3, mqtt_client_pub);
+
+// client.sub(topic, qos=0) or client.sub([(topic, qos), ...]) -> packet id
+static mp_obj_t mqtt_client_sub(size_t n_args, const mp_obj_t *args) {
+    mqtt_client_obj_t *self = running_client(args[0]);
+    mp_obj_t topics = args[1];
+    if (mp_obj_is_str(topics)) {
+        PgMqttFilter filter = { topic_arg(topics), qos_arg(n_args > 2 ? mp_obj_get_int(args[2]) : 0) };
+        uint16_t packet_id = 0;
+        raise_for_status(pg_mqtt_subscribe((uint32_t)self->client, &filter, 1, &packet_id));
+        return MP_OBJ_NEW_SMALL_INT(packet_id);
+    }
+    if (n_args > 2) {
+        mp_raise_TypeError(MP_ERROR_TEXT("with a list of (topic, qos), qos is given per topic"));
+    }
+    size_t count;
+    mp_obj_t *items;
+    mp_obj_get_array(topics, &count, &items);
+    if (count == 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("at least one topic is required"));
+    }
+    PgMqttFilter *filters = m_new(PgMqttFilter, count);
+    for (size_t i = 0; i < count; i++) {
+        size_t pair_len;
+        mp_obj_t *pair;
+        mp_obj_get_array(items[i], &pair_len, &pair);
+        if (pair_len != 2) {
+            mp_raise_TypeError(MP_ERROR_TEXT("sub() takes a topic or a list of (topic, qos)"));
+        }
+        filters[i].topic = topic_arg(pair[0]);
+        filters[i].qos = qos_arg(mp_obj_get_int(pair[1]));
+    }
+    uint16_t packet_id = 0;
+    PgStatus status = pg_mqtt_subscribe((uint32_t)self->client, filters, count, &packet_id);
+    m_del(PgMqttFilter, filters, count);
+    raise_for_status(status);
+    return MP_OBJ_NEW_SMALL_INT(packet_id);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mqtt_client_sub_obj, 2, 3, mqtt_client_sub);
+
+// client.unsub(topic or [topics]) -> packet id
+static mp_obj_t mqtt_client_unsub(mp_obj_t self_in, mp_obj_t topics) {
+    mqtt_client_obj_t *self = running_client(self_in);
+    size_t count = 1;
+    mp_obj_t *items = &topics;
+    if (!mp_obj_is_str(topics)) {
+        mp_obj_get_array(topics, &count, &items);
+    }
+    if (count == 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("at least one topic is required"));
+    }
+    PgBytes *filters = m_new(PgBytes, count);
+    for (size_t i = 0; i < count; i++) {
+        filters[i] = topic_arg(items[i]);
+    }
+    uint16_t packet_id = 0;
+    PgStatus status = pg_mqtt_unsubscribe((uint32_t)self->client, filters, count, &packet_id);
+    m_del(PgBytes, filters, count);
+    raise_for_status(status);
+    return MP_OBJ_NEW_SMALL_INT(packet_id);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(mqtt_client_unsub_obj, mqtt_client_unsub);
+
+// client.disconnect(): clean DISCONNECT (the broker drops the will); no-op when not running.
+static mp_obj_t mqtt_client_disconnect(mp_obj_t self_in) {
+    mqtt_client_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    if (self->client >= 0) {
+        raise_for_status(pg_mqtt_disconnect((uint32_t)self->client));
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mqtt_client_disconnect_obj, mqtt_client_disconnect);
+
+static mp_obj_t mqtt_client_is_connected(mp_obj_t self_in) {
+    mqtt_client_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    return mp_obj_new_bool(self->client >= 0 && pg_mqtt_is_connected((uint32_t)self->client));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mqtt_client_is_connected_obj, mqtt_client_is_connected);
+
+// client.pending(): QoS>0 publishes not acknowledged yet (in flight and queued).
+static mp_obj_t mqtt_client_pending(mp_obj_t self_in) {
+    mqtt_client_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    return MP_OBJ_NEW_SMALL_INT(self->client >= 0 ? pg_mqtt_pending((uint32_t)self->client) : 0);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(mqtt_client_pending_obj, mqtt_client_pending);
+
+static void mqtt_client_print(const mp_print_t *print, mp_obj_t self_in, mp_print_kind_t kind) {
+    (void)kind;
+    mqtt_client_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    const char *state = self->client < 0 ? "not running"
+        : pg_mqtt_is_connected((uint32_t)self->client) ? "connected" : "connecting";
+    mp_printf(print, "<MQTTclient %s>", state);
+}
+
+static const mp_rom_map_elem_t mqtt_client_locals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR_connect), MP_ROM_PTR(&mqtt_client_connect_obj) },
+    { MP_ROM_QSTR(MP_QSTR_pub), MP_ROM_PTR(&mqtt_client_pub_obj) },
+    { MP_ROM_QSTR(MP_QSTR_sub), MP_ROM_PTR(&mqtt_client_sub_obj) },
+    { MP_ROM_QSTR(MP_QSTR_unsub), MP_ROM_PTR(&mqtt_client_unsub_obj) },
+    { MP_ROM_QSTR(MP_QSTR_disconnect), MP_ROM_PTR(&mqtt_client_disconnect_obj) },
+    { MP_ROM_QSTR(MP_QSTR_is_connected), MP_ROM_PTR(&mqtt_client_is_connected_obj) },
+    { MP_ROM_QSTR(MP_QSTR_pending), MP_ROM_PTR(&mqtt_client_pending_obj) },
+};
+static MP_DEFINE_CONST_DICT(mqtt_client_locals, mqtt_client_locals_table);
+
+static MP_DEFINE_CONST_OBJ_TYPE(
+    pythongoose_type_mqtt_client,
+    MP_QSTR_MQTTclient,
+    MP_TYPE_FLAG_NONE,
+    make_new, mqtt_client_make_new,
+    print, mqtt_client_print,
+    locals_dict, &mqtt_client_locals
+    );
+
+// Called by Rust for every event of a running client. Never raises.
+int32_t pg_shim_mqtt_event(uint32_t client, const PgMqttEvent *event) {
+    if (event->kind == PG_MQTT_EVENT_KIND_RELEASED) {
+        mqtt_client_obj_t *self = mqtt_client_of(client, true);
+        if (self != NULL) {
+            self->client = -1;
+        }
+        return PG_CALL_OUTCOME_OK;
+    }
+    mqtt_client_obj_t *self = mqtt_client_of(client, false);
+    if (self == NULL) {
+        return PG_CALL_OUTCOME_OK; // connect() is still rooting it: nothing to call yet
+    }
+    if (MP_STATE_VM(pythongoose_pending_exception) != MP_OBJ_NULL) {
+        return PG_CALL_OUTCOME_STOPPING;
+    }
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        switch (event->kind) {
+            case PG_MQTT_EVENT_KIND_CONNECTED:
+                if (self->on_connect != mp_const_none) {
+                    if (takes_an_argument(self->on_connect)) {
+                        mp_call_function_1(self->on_connect, mp_obj_new_bool(event->session_present));
+                    } else {
+                        mp_call_function_0(self->on_connect);
+                    }
+                }
+                break;
+            case PG_MQTT_EVENT_KIND_MESSAGE:
+                if (self->on_publish != mp_const_none) {
+                    mp_obj_t topic = new_text_or_bytes(event->topic.ptr, event->topic.len);
+                    mp_obj_t payload = mp_obj_new_bytes(event->payload.ptr ? event->payload.ptr : (const uint8_t *)"",
+                        event->payload.len);
+                    mp_call_function_2(self->on_publish, topic, payload);
+                }
+                break;
+            case PG_MQTT_EVENT_KIND_STATUS:
+                if (self->on_status != mp_const_none) {
+                    mp_call_function_2(self->on_status, MP_OBJ_NEW_SMALL_INT(event->packet_id),
+                        new_text_or_bytes(event->text.ptr, event->text.len));
+                }
+                break;
+            case PG_MQTT_EVENT_KIND_DISCONNECTED:
+                if (self->on_disconnect != mp_const_none) {
+                    mp_call_function_1(self->on_disconnect, new_text_or_bytes(event->text.ptr, event->text.len));
+                } else if (event->final_stop) {
+                    mp_printf(&mp_plat_print, "mongoose: MQTT client stopped: %.*s\n", (int)event->text.len,
+                        (const char *)event->text.ptr);
+                }
+                break;
+            default:
+                break;
+        }
+        nlr_pop();
+        return PG_CALL_OUTCOME_OK;
+    }
+    return outcome_of_exception(MP_OBJ_FROM_PTR(nlr.ret_val));
+}
 
 static const mp_rom_map_elem_t mongoose_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_mongoose) },
@@ -630,6 +1076,7 @@ static const mp_rom_map_elem_t mongoose_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_poll), MP_ROM_PTR(&mongoose_poll_obj) },
     { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&mongoose_close_obj) },
     { MP_ROM_QSTR(MP_QSTR_Request), MP_ROM_PTR(&pythongoose_type_request) },
+    { MP_ROM_QSTR(MP_QSTR_MQTTclient), MP_ROM_PTR(&pythongoose_type_mqtt_client) },
 };
 static MP_DEFINE_CONST_DICT(mongoose_module_globals, mongoose_module_globals_table);
 

@@ -1,0 +1,255 @@
+//! `extern "C"` entry points of the MQTT client.
+
+use alloc::vec::Vec;
+use core::ffi::{c_char, CStr};
+
+use super::last_error;
+use super::types::{PgBytes, PgMqttConfig, PgMqttFilter, PgStatus};
+use crate::mqtt::codec::QoS;
+use crate::mqtt::session::{client_id_from_random, RequestError, SessionConfig, Will};
+use crate::net::mongoose;
+use crate::net::mqtt_client::{self, ClientError};
+
+fn random_u32() -> u32 {
+    let mut bytes = [0u8; 4];
+    // SAFETY: fills the 4-byte buffer (Mongoose uses the platform's random source).
+    unsafe { mongoose::mg_random(bytes.as_mut_ptr() as *mut core::ffi::c_void, bytes.len()) };
+    u32::from_le_bytes(bytes)
+}
+
+fn qos_of(value: u8) -> Result<QoS, PgStatus> {
+    QoS::from_u8(value).ok_or_else(|| last_error::set(PgStatus::InvalidArgument, "qos must be 0, 1 or 2"))
+}
+
+fn utf8<'a>(bytes: &'a [u8], what: &'static str) -> Result<&'a str, PgStatus> {
+    core::str::from_utf8(bytes).map_err(|_| last_error::set(PgStatus::InvalidArgument, what))
+}
+
+fn status_of(error: ClientError) -> PgStatus {
+    match error {
+        ClientError::NoSuchClient => PgStatus::MqttNoSuchClient,
+        ClientError::Request(RequestError::QueueFull) => PgStatus::MqttQueueFull,
+        ClientError::Request(RequestError::NotConnected) => PgStatus::MqttNotConnected,
+        ClientError::Request(other) => last_error::set(PgStatus::InvalidArgument, other.message()),
+    }
+}
+
+/// Builds the session settings from the C config.
+///
+/// # Safety
+/// Every `PgBytes` in `config` points to readable bytes.
+unsafe fn session_config(config: &PgMqttConfig) -> Result<SessionConfig, PgStatus> {
+    // SAFETY: per the contract, for every field below.
+    let (client_id, username, password, will_topic, will_message) = unsafe {
+        (
+            config.client_id.as_slice(),
+            config.username.as_slice(),
+            config.password.as_slice(),
+            config.will_topic.as_slice(),
+            config.will_message.as_slice(),
+        )
+    };
+    let client_id = if client_id.is_empty() {
+        let random = random_u32().to_be_bytes();
+        client_id_from_random("pythongoose-", &random)
+    } else {
+        utf8(client_id, "client_id must be UTF-8")?.into()
+    };
+    let will = if config.has_will {
+        Some(Will {
+            topic: utf8(will_topic, "will topic must be UTF-8")?.into(),
+            message: will_message.to_vec(),
+            qos: qos_of(config.will_qos)?,
+            retain: config.will_retain,
+        })
+    } else {
+        None
+    };
+    let defaults = SessionConfig::default();
+    let or_default = |value: u32, default: u64| if value == 0 { default } else { u64::from(value) };
+    Ok(SessionConfig {
+        client_id,
+        keep_alive_secs: config.keepalive_s,
+        clean_session: config.clean_session,
+        username: if config.has_username { Some(utf8(username, "user must be UTF-8")?.into()) } else { None },
+        password: config.has_password.then(|| password.to_vec()),
+        will,
+        max_inflight: if config.max_inflight == 0 { defaults.max_inflight } else { config.max_inflight as usize },
+        max_queued: config.max_queued as usize,
+        ack_timeout_ms: or_default(config.ack_timeout_ms, defaults.ack_timeout_ms),
+        connect_timeout_ms: or_default(config.connect_timeout_ms, defaults.connect_timeout_ms),
+        reconnect_min_ms: or_default(config.reconnect_min_ms, defaults.reconnect_min_ms),
+        reconnect_max_ms: or_default(config.reconnect_max_ms, defaults.reconnect_max_ms),
+        auto_reconnect: config.auto_reconnect,
+        max_incoming_packet_size: if config.max_packet_size == 0 {
+            defaults.max_incoming_packet_size
+        } else {
+            config.max_packet_size as usize
+        },
+        ..defaults
+    })
+}
+
+/// Creates a client and starts connecting; `*client_out` receives its id.
+///
+/// # Safety
+/// `config` is valid (its `url` NUL-terminated, its byte strings readable); `client_out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn pg_mqtt_connect(config: *const PgMqttConfig, client_out: *mut u32) -> PgStatus {
+    // SAFETY: per the contract.
+    let (Some(config), Some(client_out)) = (unsafe { config.as_ref() }, unsafe { client_out.as_mut() }) else {
+        return PgStatus::InvalidArgument;
+    };
+    if config.url.is_null() {
+        return last_error::set(PgStatus::InvalidArgument, "the broker URL is missing");
+    }
+    // SAFETY: NUL-terminated per the contract.
+    let url = unsafe { CStr::from_ptr(config.url) }.to_bytes_with_nul().to_vec();
+    // SAFETY: per the contract.
+    let session_config = match unsafe { session_config(config) } {
+        Ok(session_config) => session_config,
+        Err(status) => return status,
+    };
+    match mqtt_client::start(url, session_config, random_u32()) {
+        Ok(id) => {
+            *client_out = id;
+            PgStatus::Ok
+        }
+        Err(message) => last_error::set(PgStatus::InvalidArgument, message),
+    }
+}
+
+/// Publishes; `*packet_id_out` receives the packet id (0 for QoS 0).
+///
+/// # Safety
+/// `topic` and `payload` point to readable bytes; `packet_id_out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn pg_mqtt_publish(
+    client: u32,
+    topic: PgBytes,
+    payload: PgBytes,
+    qos: u8,
+    retain: bool,
+    packet_id_out: *mut u16,
+) -> PgStatus {
+    // SAFETY: per the contract.
+    let Some(packet_id_out) = (unsafe { packet_id_out.as_mut() }) else { return PgStatus::InvalidArgument };
+    let qos = match qos_of(qos) {
+        Ok(qos) => qos,
+        Err(status) => return status,
+    };
+    // SAFETY: per the contract.
+    let (topic, payload) = unsafe { (topic.as_slice(), payload.as_slice()) };
+    let topic = match utf8(topic, "topic must be UTF-8") {
+        Ok(topic) => topic,
+        Err(status) => return status,
+    };
+    match mqtt_client::publish(client, topic, payload, qos, retain) {
+        Ok(packet_id) => {
+            *packet_id_out = packet_id;
+            PgStatus::Ok
+        }
+        Err(error) => status_of(error),
+    }
+}
+
+/// Subscribes to `count` filters in one SUBSCRIBE; `*packet_id_out` receives its packet id.
+///
+/// # Safety
+/// `filters` points to `count` filters whose topics are readable; `packet_id_out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn pg_mqtt_subscribe(
+    client: u32,
+    filters: *const PgMqttFilter,
+    count: usize,
+    packet_id_out: *mut u16,
+) -> PgStatus {
+    // SAFETY: per the contract.
+    let Some(packet_id_out) = (unsafe { packet_id_out.as_mut() }) else { return PgStatus::InvalidArgument };
+    if filters.is_null() || count == 0 {
+        return last_error::set(PgStatus::InvalidArgument, "at least one topic is required");
+    }
+    // SAFETY: per the contract, `count` filters.
+    let raw = unsafe { core::slice::from_raw_parts(filters, count) };
+    let mut converted: Vec<(&str, QoS)> = Vec::with_capacity(count);
+    for filter in raw {
+        // SAFETY: per the contract.
+        let topic = match utf8(unsafe { filter.topic.as_slice() }, "topic must be UTF-8") {
+            Ok(topic) => topic,
+            Err(status) => return status,
+        };
+        match qos_of(filter.qos) {
+            Ok(qos) => converted.push((topic, qos)),
+            Err(status) => return status,
+        }
+    }
+    match mqtt_client::subscribe(client, &converted) {
+        Ok(packet_id) => {
+            *packet_id_out = packet_id;
+            PgStatus::Ok
+        }
+        Err(error) => status_of(error),
+    }
+}
+
+/// Unsubscribes from `count` filters in one UNSUBSCRIBE.
+///
+/// # Safety
+/// `topics` points to `count` readable byte strings; `packet_id_out` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn pg_mqtt_unsubscribe(
+    client: u32,
+    topics: *const PgBytes,
+    count: usize,
+    packet_id_out: *mut u16,
+) -> PgStatus {
+    // SAFETY: per the contract.
+    let Some(packet_id_out) = (unsafe { packet_id_out.as_mut() }) else { return PgStatus::InvalidArgument };
+    if topics.is_null() || count == 0 {
+        return last_error::set(PgStatus::InvalidArgument, "at least one topic is required");
+    }
+    // SAFETY: per the contract.
+    let raw = unsafe { core::slice::from_raw_parts(topics, count) };
+    let mut converted: Vec<&str> = Vec::with_capacity(count);
+    for topic in raw {
+        // SAFETY: per the contract.
+        match utf8(unsafe { topic.as_slice() }, "topic must be UTF-8") {
+            Ok(topic) => converted.push(topic),
+            Err(status) => return status,
+        }
+    }
+    match mqtt_client::unsubscribe(client, &converted) {
+        Ok(packet_id) => {
+            *packet_id_out = packet_id;
+            PgStatus::Ok
+        }
+        Err(error) => status_of(error),
+    }
+}
+
+/// Clean disconnect: DISCONNECT is sent (so no will), pending requests fail, the client stops.
+#[no_mangle]
+pub extern "C" fn pg_mqtt_disconnect(client: u32) -> PgStatus {
+    if mqtt_client::disconnect(client) {
+        PgStatus::Ok
+    } else {
+        PgStatus::MqttNoSuchClient
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn pg_mqtt_is_connected(client: u32) -> bool {
+    mqtt_client::is_connected(client)
+}
+
+/// QoS>0 publishes not yet acknowledged (in flight and queued).
+#[no_mangle]
+pub extern "C" fn pg_mqtt_pending(client: u32) -> usize {
+    mqtt_client::pending(client)
+}
+
+/// The detail of the last `InvalidArgument` (NUL-terminated, valid until the next call).
+#[no_mangle]
+pub extern "C" fn pg_last_error_message() -> *const c_char {
+    last_error::message()
+}

@@ -1,0 +1,309 @@
+//! MQTT transport: carries bytes between a Mongoose TCP connection and the sans-I/O session in
+//! `crate::mqtt`, opens and closes connections when the session asks, runs its timers from the
+//! event loop and hands its events to Python through the shim.
+//!
+//! Each client lives in a slot of `CLIENTS` from `connect` until it stops for good (user
+//! `disconnect()`, a final refusal, or a lost link without reconnect); its connection's
+//! `fn_data` holds the slot number, or `DETACHED` once the session gave the connection up.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::ffi::{c_int, c_void};
+
+use super::event_loop::{self, now_ms};
+use super::mongoose::{self as mg, mg_connection};
+use super::shim::{self, PgCallOutcome};
+use super::VmThreadCell;
+use crate::ffi::types::{PgBytes, PgDeliveryStatus, PgMqttEvent, PgMqttEventKind};
+use crate::mqtt::codec::QoS;
+use crate::mqtt::session::{
+    ConnectionState, DeliveryStatus, Event, FailReason, RequestError, Session, SessionConfig, TransportCommand,
+};
+
+/// `fn_data` of a connection the session no longer uses: its later events are ignored.
+const DETACHED: usize = usize::MAX;
+
+struct MqttClient {
+    session: Session,
+    /// Broker URL, NUL-terminated.
+    url: Vec<u8>,
+    /// The connection in use, or null.
+    connection: *mut mg_connection,
+}
+
+static CLIENTS: VmThreadCell<Vec<Option<Box<MqttClient>>>> = VmThreadCell::new(Vec::new());
+
+fn clients() -> &'static mut Vec<Option<Box<MqttClient>>> {
+    // SAFETY: VM-thread only (see VmThreadCell); borrows are short and never held across a call
+    // into Python or `mg_mgr_poll`.
+    unsafe { &mut *CLIENTS.get() }
+}
+
+fn client(id: u32) -> Option<&'static mut MqttClient> {
+    clients().get_mut(id as usize).and_then(|slot| slot.as_deref_mut())
+}
+
+/// Why a request could not be made.
+pub enum ClientError {
+    NoSuchClient,
+    Request(RequestError),
+}
+
+/// Starts a client: it connects (and reconnects) by itself from now on. Returns its id.
+pub fn start(url_with_nul: Vec<u8>, config: SessionConfig, random_seed: u32) -> Result<u32, &'static str> {
+    let mut session = Session::new(config, random_seed).map_err(|error| error.message())?;
+    event_loop::manager();
+    session.connect(now_ms());
+    let new_client = Some(Box::new(MqttClient { session, url: url_with_nul, connection: core::ptr::null_mut() }));
+    let slots = clients();
+    let id = match slots.iter().position(|slot| slot.is_none()) {
+        Some(free) => free,
+        None => {
+            slots.push(None);
+            slots.len() - 1
+        }
+    };
+    if let Some(slot) = slots.get_mut(id) {
+        *slot = new_client;
+    }
+    let id = u32::try_from(id).map_err(|_| "too many MQTT clients")?;
+    pump(id);
+    Ok(id)
+}
+
+pub fn publish(id: u32, topic: &str, payload: &[u8], qos: QoS, retain: bool) -> Result<u16, ClientError> {
+    let client = client(id).ok_or(ClientError::NoSuchClient)?;
+    let result = client.session.publish(topic, payload, qos, retain, now_ms());
+    pump(id);
+    result.map_err(ClientError::Request)
+}
+
+pub fn subscribe(id: u32, filters: &[(&str, QoS)]) -> Result<u16, ClientError> {
+    let client = client(id).ok_or(ClientError::NoSuchClient)?;
+    let result = client.session.subscribe(filters, now_ms());
+    pump(id);
+    result.map_err(ClientError::Request)
+}
+
+pub fn unsubscribe(id: u32, filters: &[&str]) -> Result<u16, ClientError> {
+    let client = client(id).ok_or(ClientError::NoSuchClient)?;
+    let result = client.session.unsubscribe(filters, now_ms());
+    pump(id);
+    result.map_err(ClientError::Request)
+}
+
+/// Clean disconnect (DISCONNECT, no will); the client stops for good.
+pub fn disconnect(id: u32) -> bool {
+    match client(id) {
+        Some(client) => {
+            client.session.disconnect(now_ms());
+            pump(id);
+            true
+        }
+        None => false,
+    }
+}
+
+pub fn is_connected(id: u32) -> bool {
+    client(id).is_some_and(|client| client.session.is_connected())
+}
+
+/// QoS>0 publishes not yet acknowledged (in flight plus queued).
+pub fn pending(id: u32) -> usize {
+    client(id).map_or(0, |client| client.session.inflight_len() + client.session.queued_len())
+}
+
+pub fn any_running() -> bool {
+    clients().iter().any(Option::is_some)
+}
+
+/// The earliest time any client's session wants `poll`.
+pub fn next_wakeup_ms() -> Option<u64> {
+    clients().iter().flatten().filter_map(|client| client.session.next_wakeup_ms()).min()
+}
+
+/// Runs the session timers that are due (keepalive, ack resends, reconnect backoff).
+pub fn run_due_timers(now: u64) {
+    let due: Vec<u32> = clients()
+        .iter()
+        .enumerate()
+        .filter_map(|(id, slot)| {
+            let wakeup = slot.as_ref()?.session.next_wakeup_ms()?;
+            (wakeup <= now).then_some(id as u32)
+        })
+        .collect();
+    for id in due {
+        if let Some(client) = client(id) {
+            client.session.poll(now);
+            pump(id);
+        }
+    }
+}
+
+/// Forgets every client (the event loop's teardown frees their connections; the shim unroots
+/// the Python objects itself).
+pub fn forget_all() {
+    clients().clear();
+}
+
+/// Detaches a connection from its client: its later events are ignored; what was queued is
+/// flushed, then it closes.
+fn detach(connection: *mut mg_connection) {
+    if !connection.is_null() {
+        // SAFETY: a connection we opened and that Mongoose has not freed yet (its CLOSE event
+        // clears the client's pointer before it is freed).
+        unsafe {
+            (*connection).fn_data = DETACHED as *mut c_void;
+            (*connection).set_is_draining(1);
+        }
+    }
+}
+
+/// Carries out what the session asked for after a call: send its bytes, open or close the
+/// transport, hand its events to Python, and stop the client when its session ended for good.
+fn pump(id: u32) {
+    loop {
+        let Some(client) = client(id) else { return };
+        let outgoing = client.session.take_outgoing();
+        if !outgoing.is_empty() && !client.connection.is_null() {
+            // SAFETY: the client's live connection; mg_send copies into its send buffer.
+            unsafe { mg::mg_send(client.connection, outgoing.as_ptr() as *const c_void, outgoing.len()) };
+        }
+        match client.session.take_transport_command() {
+            Some(TransportCommand::Open) => {
+                detach(client.connection);
+                // SAFETY: the manager is live; the URL is NUL-terminated; fn_data is the slot.
+                client.connection = unsafe {
+                    mg::mg_connect(
+                        event_loop::manager(),
+                        client.url.as_ptr() as *const core::ffi::c_char,
+                        Some(on_event),
+                        id as usize as *mut c_void,
+                    )
+                };
+                if client.connection.is_null() {
+                    client.session.on_transport_closed(now_ms());
+                }
+                continue;
+            }
+            Some(TransportCommand::Close) => {
+                detach(client.connection);
+                client.connection = core::ptr::null_mut();
+            }
+            None => {}
+        }
+        let events = client.session.drain_events();
+        let stopped = client.session.state() == ConnectionState::Disconnected && !client.session.has_outgoing();
+        if events.is_empty() {
+            if stopped {
+                release(id);
+            }
+            return;
+        }
+        // No borrow of the client is held from here: callbacks may call back into this module.
+        for event in events {
+            dispatch(id, &event, stopped);
+        }
+    }
+}
+
+/// Forgets a stopped client and lets the shim unroot its Python object.
+fn release(id: u32) {
+    if let Some(slot) = clients().get_mut(id as usize) {
+        if let Some(client) = slot.take() {
+            detach(client.connection);
+        }
+    }
+    // SAFETY: the event struct outlives the call; the shim does not raise.
+    unsafe { shim::pg_shim_mqtt_event(id, &PgMqttEvent::new(PgMqttEventKind::Released)) };
+}
+
+fn status_text(status: &DeliveryStatus) -> (PgDeliveryStatus, String) {
+    match status {
+        DeliveryStatus::Delivered => (PgDeliveryStatus::Delivered, String::from("delivered")),
+        DeliveryStatus::TimedOut => (PgDeliveryStatus::TimedOut, String::from("timeout")),
+        DeliveryStatus::Failed(reason) => {
+            let mut text = String::from("failed: ");
+            text.push_str(reason.message());
+            if let FailReason::SubscriptionRefused { filter } = reason {
+                text.push_str(": ");
+                text.push_str(filter);
+            }
+            (PgDeliveryStatus::Failed, text)
+        }
+    }
+}
+
+/// Hands one session event to the shim. `stopping` tells a disconnect is final.
+fn dispatch(id: u32, event: &Event, stopping: bool) {
+    let mut shim_event = PgMqttEvent::new(PgMqttEventKind::Disconnected);
+    let owned_text: String;
+    match event {
+        Event::Connected { session_present } => {
+            shim_event.kind = PgMqttEventKind::Connected;
+            shim_event.session_present = *session_present;
+        }
+        Event::Message { topic, payload, qos, retain, dup } => {
+            shim_event.kind = PgMqttEventKind::Message;
+            shim_event.topic = PgBytes::from_slice(topic.as_bytes());
+            shim_event.payload = PgBytes::from_slice(payload);
+            shim_event.qos = *qos as u8;
+            shim_event.retain = *retain;
+            shim_event.dup = *dup;
+        }
+        Event::Status { packet_id, status } => {
+            let (kind, text) = status_text(status);
+            owned_text = text;
+            shim_event.kind = PgMqttEventKind::Status;
+            shim_event.packet_id = *packet_id;
+            shim_event.status = kind;
+            shim_event.text = PgBytes::from_slice(owned_text.as_bytes());
+        }
+        Event::ConnectRefused { code } => {
+            shim_event.text = PgBytes::from_slice(code.message().as_bytes());
+            shim_event.final_stop = stopping;
+        }
+        Event::ConnectFailed { reason } | Event::Disconnected { reason } => {
+            shim_event.text = PgBytes::from_slice(reason.message().as_bytes());
+            shim_event.final_stop = stopping;
+        }
+    }
+    // SAFETY: every pointer in `shim_event` points into `event`/`owned_text`, alive during the
+    // call; the shim never raises (a KeyboardInterrupt is kept and raised out of poll()).
+    let outcome = unsafe { shim::pg_shim_mqtt_event(id, &shim_event) };
+    let _ = PgCallOutcome::from_code(outcome);
+}
+
+unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, _event_data: *mut c_void) {
+    if connection.is_null() {
+        return;
+    }
+    // SAFETY: Mongoose passes a live connection to its handler.
+    let slot = unsafe { (*connection).fn_data } as usize;
+    if slot == DETACHED {
+        return;
+    }
+    let id = slot as u32;
+    let Some(client) = client(id) else { return };
+    if client.connection != connection {
+        return;
+    }
+    let now = now_ms();
+    match event as u32 {
+        mg::MG_EV_CONNECT => client.session.on_transport_connected(now),
+        mg::MG_EV_READ => {
+            // SAFETY: the live connection's receive buffer holds `len` bytes.
+            let received = unsafe { PgBytes { ptr: (*connection).recv.buf, len: (*connection).recv.len }.as_slice() };
+            let used = client.session.handle_bytes(received, now);
+            // SAFETY: removes the consumed prefix of the live connection's receive buffer.
+            unsafe { mg::mg_iobuf_del(&mut (*connection).recv, 0, used) };
+        }
+        mg::MG_EV_CLOSE => {
+            client.connection = core::ptr::null_mut();
+            client.session.on_transport_closed(now);
+        }
+        _ => return,
+    }
+    pump(id);
+}
