@@ -41,6 +41,9 @@ fn main() {
             .flag_if_supported("-std=gnu99")
             .flag_if_supported("-ffunction-sections")
             .flag_if_supported("-fdata-sections")
+            // Nothing unwinds through Mongoose: no .eh_frame for it in the firmware.
+            .flag_if_supported("-fno-asynchronous-unwind-tables")
+            .flag_if_supported("-fno-unwind-tables")
             .warnings(false);
         for (name, value) in MONGOOSE_DEFINES {
             build.define(name, Some(*value));
