@@ -16,7 +16,7 @@ JOBS ?= 2
 MPY_MAKE_ARGS := VARIANT_DIR=$(ROOT)/mpy/unix-variant BUILD=$(UNIX_BUILD) USER_C_MODULES=$(USERMODS) \
 	PYTHONGOOSE_LIB=$(RUST_LIB)
 
-.PHONY: all build run test bench header deps sources rust micropython venv clean test-rust test-python test-micropython check-riscv
+.PHONY: all build run test bench header deps sources rust micropython venv clean test-python
 all: build
 
 deps: build/.deps-installed
@@ -49,19 +49,12 @@ $(VENV)/.installed: requirements-dev.txt | deps
 header:
 	PYTHONGOOSE_BLESS=1 cargo test --lib header_drift
 
-test-rust: sources
-	cargo test --lib
-
-check-riscv: deps
-	cargo build --lib --no-default-features --target riscv32imc-unknown-none-elf
+# Every suite, then one closing line "tests: N passed, N failed" (scripts/test-all.sh).
+test: build venv
+	MICROPYTHON=$(MICROPYTHON) scripts/test-all.sh
 
 test-python: build venv
 	MICROPYTHON=$(MICROPYTHON) $(PY) -m pytest -q tests
-
-test-micropython: build
-	scripts/run-micropython-tests.sh $(MPY_DIR) $(MICROPYTHON)
-
-test: test-rust check-riscv test-python test-micropython
 
 bench: build venv
 	MICROPYTHON=$(MICROPYTHON) $(PY) bench/run.py

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs every test suite (the Makefile's `test` target calls this after building), keeps going
+# after a failing suite, and ends with one line: "tests: N passed, N failed".
+#   cargo test (protocol core, HTTP logic, header drift), the riscv32 portability build,
+#   pytest against the real binary + Mosquitto, MicroPython's own test suite.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+micropython=${MICROPYTHON:-build/unix/micropython}
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+total_passed=0
+total_failed=0
+failed_suites=()
+
+count() { # file regex -> first number of the last match, or 0
+  grep -oE "$2" "$1" | tail -1 | grep -oE '[0-9]+' | head -1 || true
+}
+
+run_suite() { # name command...
+  local name=$1; shift
+  echo "=== $name: $*"
+  local log="$logs/$name.log"
+  "$@" 2>&1 | tee "$log"
+  local status=${PIPESTATUS[0]}
+  local passed=0 failed=0
+  case $name in
+    cargo-test)
+      passed=$(grep -oE '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')
+      failed=$(grep -oE '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}') ;;
+    riscv32-build)
+      if [ "$status" -eq 0 ]; then passed=1; else failed=1; fi ;;
+    pytest)
+      passed=$(count "$log" '[0-9]+ passed'); failed=$(count "$log" '[0-9]+ failed')
+      errors=$(count "$log" '[0-9]+ errors?'); failed=$(( ${failed:-0} + ${errors:-0} )) ;;
+    micropython-tests)
+      passed=$(count "$log" 'micropython-tests: [0-9]+ passed'); failed=$(grep -oE '[0-9]+ failed$' "$log" | tail -1 | grep -oE '[0-9]+' || echo 0) ;;
+  esac
+  passed=${passed:-0}; failed=${failed:-0}
+  if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+  [ "$status" -ne 0 ] && failed_suites+=("$name")
+  total_passed=$((total_passed + passed)); total_failed=$((total_failed + failed))
+  echo "=== $name: $passed passed, $failed failed (exit $status)"
+}
+
+run_suite cargo-test cargo test --lib
+run_suite riscv32-build cargo build --lib --no-default-features --target riscv32imc-unknown-none-elf
+run_suite pytest env MICROPYTHON="$micropython" .venv/bin/python -m pytest -q -p no:cacheprovider tests
+run_suite micropython-tests scripts/run-micropython-tests.sh third_party/micropython "$micropython"
+
+[ "${#failed_suites[@]}" -gt 0 ] && echo "failing suites: ${failed_suites[*]}"
+echo "tests: $total_passed passed, $total_failed failed"
+[ "${#failed_suites[@]}" -eq 0 ]
