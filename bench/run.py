@@ -87,13 +87,33 @@ def fetch_microdot():
     return target
 
 
-def build_plain_micropython():
-    """The same variant without the module, for the text-size difference."""
-    build = os.path.join(ROOT, "build", "unix-plain")
+def build_micropython_variant(name, make_args=()):
+    """The same unix variant built into build/<name> (with other module settings)."""
+    build = os.path.join(ROOT, "build", name)
     subprocess.check_call(["make", "-s", "-C", os.path.join(MPY_DIR, "ports", "unix"), "-j2",
-                           "VARIANT_DIR=" + os.path.join(ROOT, "mpy", "unix-variant"), "BUILD=" + build],
-                          stdout=subprocess.DEVNULL)
+                           "VARIANT_DIR=" + os.path.join(ROOT, "mpy", "unix-variant"), "BUILD=" + build]
+                          + list(make_args), stdout=subprocess.DEVNULL)
     return os.path.join(build, "micropython")
+
+
+def build_plain_micropython():
+    """Without the module, for the text-size difference."""
+    return build_micropython_variant("unix-plain")
+
+
+def build_http_only_micropython():
+    """The module without MQTT (cargo feature `mqtt` off, shim PYTHONGOOSE_MQTT=0)."""
+    target_dir = os.path.join(ROOT, "build", "target-http")
+    subprocess.check_call(["cargo", "build", "-q", "--release", "--lib", "--no-default-features", "--features",
+                           "mongoose", "--target-dir", target_dir], cwd=ROOT)
+    usermods = os.path.join(ROOT, "build", "usermods-http")
+    os.makedirs(usermods, exist_ok=True)
+    link = os.path.join(usermods, "pythongoose")
+    if not os.path.islink(link):
+        os.symlink(ROOT, link)
+    return build_micropython_variant("unix-http", [
+        "USER_C_MODULES=" + usermods, "PYTHONGOOSE_MQTT=0",
+        "PYTHONGOOSE_LIB=" + os.path.join(target_dir, "release", "libpythongoose.a")])
 
 
 class Server:
@@ -291,8 +311,10 @@ def main():
             heap[(kind, method)] = measure_heap(kind, method, env)
 
     plain = build_plain_micropython()
-    added = text_size(MICROPYTHON) - text_size(plain)
-    parts = module_parts_from_map(MICROPYTHON + ".map")
+    http_only = build_http_only_micropython()
+    sizes = {}
+    for label, binary in (("HTTP + MQTT (default build)", MICROPYTHON), ("HTTP only (mqtt feature off)", http_only)):
+        sizes[label] = (text_size(binary) - text_size(plain), module_parts_from_map(binary + ".map"))
 
     names = {"module": "(a) mongoose module", "microdot": "(b) microdot " + MICRODOT_VERSION,
              "c": "(c) C-only Mongoose"}
@@ -318,8 +340,10 @@ def main():
     for kind in ("module", "microdot"):
         print("  %-24s GET %8.0f   POST 1 KiB %8.0f" % (names[kind], heap[(kind, "GET")], heap[(kind, "POST")]))
     print()
-    print("Text bytes the module adds to the unix binary (size, with vs without): %d" % added)
-    print("  of which, kept in the link: Rust %d, Mongoose %d, C shim %d" % (parts["rust"], parts["mongoose"], parts["shim"]))
+    print("Text bytes the module adds to the x86_64 unix binary (size, with vs without the module; TLS off)")
+    for label, (added, parts) in sizes.items():
+        print("  %-30s %6d   (kept in the link: Rust %d, Mongoose %d, C shim %d)" % (
+            label, added, parts["rust"], parts["mongoose"], parts["shim"]))
 
 
 if __name__ == "__main__":

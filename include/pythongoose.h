@@ -210,6 +210,9 @@ bool pg_request_header(const PgRequest *request,
 // As for `pg_request_header`; `name` and `value` are writable.
 bool pg_request_header_at(const PgRequest *request, uintptr_t index, PgBytes *name, PgBytes *value);
 
+// The detail of the last `InvalidArgument` (NUL-terminated, valid until the next call).
+const char *pg_last_error_message(void);
+
 // Creates a client and starts connecting; `*client_out` receives its id.
 //
 // # Safety
@@ -252,9 +255,6 @@ bool pg_mqtt_is_connected(uint32_t client);
 
 // QoS>0 publishes not yet acknowledged (in flight and queued).
 uintptr_t pg_mqtt_pending(uint32_t client);
-
-// The detail of the last `InvalidArgument` (NUL-terminated, valid until the next call).
-const char *pg_last_error_message(void);
 
 // Calls the handler in `slot` with `request`, filling `reply` (pointers stay valid until the
 // next Python allocation: copy them out before anything else calls the shim).

@@ -15,6 +15,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod http;
+#[cfg(feature = "mqtt")]
 pub mod mqtt;
 
 #[cfg(feature = "mongoose")]

@@ -6,6 +6,7 @@
 //! prints a line and aborts, so no unwinding ever reaches C or MicroPython frames.
 
 mod last_error;
+#[cfg(feature = "mqtt")]
 pub mod mqtt;
 pub mod types;
 
@@ -45,7 +46,7 @@ pub unsafe extern "C" fn pg_server_start(config: *const PgServerConfig) -> PgSta
     // SAFETY: per the contract, `config` is null or valid.
     let Some(config) = (unsafe { config.as_ref() }) else { return PgStatus::InvalidArgument };
     if config.listen_url.is_null() || config.max_header_bytes < 64 || config.max_body_bytes == 0 {
-        return PgStatus::InvalidArgument;
+        return last_error::set(PgStatus::InvalidArgument, "a listen URL, max_header_size >= 64 and max_body_size >= 1");
     }
     // SAFETY: non-null and NUL-terminated per the contract.
     let url = unsafe { CStr::from_ptr(config.listen_url) };
@@ -76,12 +77,12 @@ pub unsafe extern "C" fn pg_server_add_route(
     // SAFETY: per the contract.
     let pattern = unsafe { PgBytes { ptr: pattern, len: pattern_len }.as_slice() };
     if pattern.is_empty() || pattern.contains(&0) {
-        return PgStatus::InvalidArgument;
+        return last_error::set(PgStatus::InvalidArgument, "a route pattern is non-empty and has no NUL");
     }
     let convention = match convention {
         0 => CallingConvention::BodyText,
         1 => CallingConvention::Request,
-        _ => return PgStatus::InvalidArgument,
+        _ => return last_error::set(PgStatus::InvalidArgument, "unknown calling convention"),
     };
     let route = Route {
         pattern: pattern.to_vec(),
@@ -116,7 +117,7 @@ pub unsafe extern "C" fn pg_method_bit(name: *const u8, name_len: usize) -> u32 
 #[no_mangle]
 pub extern "C" fn pg_poll(timeout_ms: c_int) -> PgStatus {
     if timeout_ms < 0 {
-        return PgStatus::InvalidArgument;
+        return last_error::set(PgStatus::InvalidArgument, "poll timeout must be >= 0 ms");
     }
     event_loop::poll(timeout_ms)
 }
@@ -186,4 +187,10 @@ pub unsafe extern "C" fn pg_request_header_at(
         }
         None => false,
     }
+}
+
+/// The detail of the last `InvalidArgument` (NUL-terminated, valid until the next call).
+#[no_mangle]
+pub extern "C" fn pg_last_error_message() -> *const c_char {
+    last_error::message()
 }

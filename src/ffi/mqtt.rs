@@ -1,7 +1,7 @@
 //! `extern "C"` entry points of the MQTT client.
 
 use alloc::vec::Vec;
-use core::ffi::{c_char, CStr};
+use core::ffi::CStr;
 
 use super::last_error;
 use super::types::{PgBytes, PgMqttConfig, PgMqttFilter, PgStatus};
@@ -246,10 +246,4 @@ pub extern "C" fn pg_mqtt_is_connected(client: u32) -> bool {
 #[no_mangle]
 pub extern "C" fn pg_mqtt_pending(client: u32) -> usize {
     mqtt_client::pending(client)
-}
-
-/// The detail of the last `InvalidArgument` (NUL-terminated, valid until the next call).
-#[no_mangle]
-pub extern "C" fn pg_last_error_message() -> *const c_char {
-    last_error::message()
 }

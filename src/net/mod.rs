@@ -4,7 +4,20 @@
 
 pub mod event_loop;
 pub mod http_server;
+#[cfg(feature = "mqtt")]
 pub mod mqtt_client;
+/// A build without MQTT (`--no-default-features --features mongoose`): no clients, no timers.
+#[cfg(not(feature = "mqtt"))]
+pub mod mqtt_client {
+    pub fn any_running() -> bool {
+        false
+    }
+    pub fn next_wakeup_ms() -> Option<u64> {
+        None
+    }
+    pub fn run_due_timers(_now: u64) {}
+    pub fn forget_all() {}
+}
 pub mod shim;
 
 #[allow(

@@ -1,7 +1,9 @@
 //! The C shim's side of the boundary: protected calls into Python. Each returns an outcome code
 //! and never raises (the shim runs the Python call under `nlr_push`).
 
-use crate::ffi::types::{PgMqttEvent, PgReply, PgRequest};
+#[cfg(feature = "mqtt")]
+use crate::ffi::types::PgMqttEvent;
+use crate::ffi::types::{PgReply, PgRequest};
 
 /// Outcomes of the shim's protected calls (returned as `int32_t`: C may return any value, so
 /// Rust compares numbers instead of trusting an enum it did not create).
@@ -39,5 +41,6 @@ extern "C" {
     /// AuthAccepted / AuthRejected, or Failed / Stopping when it raised.
     pub fn pg_shim_check_auth(user: *const u8, user_len: usize, password: *const u8, password_len: usize) -> i32;
     /// Hands an MQTT client's event to its Python callbacks; returns a `PgCallOutcome` code.
+    #[cfg(feature = "mqtt")]
     pub fn pg_shim_mqtt_event(client: u32, event: *const PgMqttEvent) -> i32;
 }

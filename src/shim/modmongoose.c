@@ -25,15 +25,22 @@
 
 #include "pythongoose.h"
 
+// 0 builds the HTTP-only module (the Rust library then comes without its `mqtt` feature).
+#ifndef PYTHONGOOSE_MQTT
+#define PYTHONGOOSE_MQTT (1)
+#endif
+
 // Handlers reachable by the GC while Rust can call them: the list's index is the route's slot.
 MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_handlers);
 // The auth callback, or MP_OBJ_NULL.
 MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_auth_callback);
 // KeyboardInterrupt / SystemExit caught inside a callback, raised again out of poll().
 MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_pending_exception);
+#if PYTHONGOOSE_MQTT
 // Running MQTT clients (dict: Rust client id -> MQTTclient object). A client the script dropped
 // keeps working, callbacks and all, until it stops.
 MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_mqtt_clients);
+#endif
 
 #define DEFAULT_LISTEN_URL "http://0.0.0.0:8000"
 #define CONTENT_TYPE_TEXT "text/plain; charset=utf-8"
@@ -60,9 +67,11 @@ static void raise_for_status(PgStatus status) {
         case PG_STATUS_INVALID_ARGUMENT:
             mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("mongoose: %s"), pg_last_error_message());
         case PG_STATUS_LISTEN_FAILED:
+        #if PYTHONGOOSE_MQTT
         case PG_STATUS_MQTT_NOT_CONNECTED:
         case PG_STATUS_MQTT_QUEUE_FULL:
         case PG_STATUS_MQTT_NO_SUCH_CLIENT:
+        #endif
             type = &mp_type_OSError;
             break;
         default:
@@ -637,7 +646,12 @@ static mp_obj_t mongoose_poll(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mongoose_poll_obj, 0, 1, mongoose_poll);
 
+#if PYTHONGOOSE_MQTT
 static void forget_mqtt_clients(void);
+#else
+static void forget_mqtt_clients(void) {
+}
+#endif
 
 // mongoose.close(): closes the HTTP server, every MQTT client and every connection; init() and
 // connect() may be called again afterwards.
@@ -650,6 +664,7 @@ static mp_obj_t mongoose_close(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(mongoose_close_obj, mongoose_close);
 
+#if PYTHONGOOSE_MQTT
 // ---------------------------------------------------------------------------------------------
 // mongoose.MQTTclient
 
@@ -1068,15 +1083,40 @@ int32_t pg_shim_mqtt_event(uint32_t client, const PgMqttEvent *event) {
     }
     return outcome_of_exception(MP_OBJ_FROM_PTR(nlr.ret_val));
 }
+#endif // PYTHONGOOSE_MQTT
+
+// Runs at every `import mongoose`. The first import since the VM started (power-up, or a soft
+// reset on a board: Ctrl-D keeps C and Rust state but wipes the Python heap) tears down whatever
+// an earlier session left running, so nothing points into the old heap and init() starts clean.
+// sys.modules is new in every session, so a marker there tells a first import from a later one.
+static mp_obj_t mongoose_module_init(void) {
+    mp_map_t *loaded_modules = &MP_STATE_VM(mp_loaded_modules_dict).map;
+    mp_obj_t marker = MP_OBJ_NEW_QSTR(MP_QSTR__pythongoose_session);
+    if (mp_map_lookup(loaded_modules, marker, MP_MAP_LOOKUP) == NULL) {
+        MP_STATE_VM(pythongoose_handlers) = MP_OBJ_NULL;
+        MP_STATE_VM(pythongoose_auth_callback) = MP_OBJ_NULL;
+        MP_STATE_VM(pythongoose_pending_exception) = MP_OBJ_NULL;
+        #if PYTHONGOOSE_MQTT
+        MP_STATE_VM(pythongoose_mqtt_clients) = MP_OBJ_NULL;
+        #endif
+        pg_close();
+        mp_map_lookup(loaded_modules, marker, MP_MAP_LOOKUP_ADD_IF_NOT_FOUND)->value = mp_const_true;
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(mongoose_module_init_obj, mongoose_module_init);
 
 static const mp_rom_map_elem_t mongoose_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_mongoose) },
+    { MP_ROM_QSTR(MP_QSTR___init__), MP_ROM_PTR(&mongoose_module_init_obj) },
     { MP_ROM_QSTR(MP_QSTR_init), MP_ROM_PTR(&mongoose_init_obj) },
     { MP_ROM_QSTR(MP_QSTR_route), MP_ROM_PTR(&mongoose_route_obj) },
     { MP_ROM_QSTR(MP_QSTR_poll), MP_ROM_PTR(&mongoose_poll_obj) },
     { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&mongoose_close_obj) },
     { MP_ROM_QSTR(MP_QSTR_Request), MP_ROM_PTR(&pythongoose_type_request) },
+    #if PYTHONGOOSE_MQTT
     { MP_ROM_QSTR(MP_QSTR_MQTTclient), MP_ROM_PTR(&pythongoose_type_mqtt_client) },
+    #endif
 };
 static MP_DEFINE_CONST_DICT(mongoose_module_globals, mongoose_module_globals_table);
 
