@@ -1,10 +1,12 @@
-# The seed's example, on pythongoose: an HTTP API on port 8000 whose /api/<name> endpoints run
-# Python, behind Basic auth checked by a Python callback.
+# pythongoose example: the seed's HTTP API and MQTT client in one event loop.
 #
+# HTTP on port 8000, /api/<name> runs Python behind Basic auth checked by a Python callback:
 #   curl -s http://localhost:8000/api/epname                                  -> Auth required
-#   curl -su admin:istrator http://localhost:8000/api/epname                  -> runs f1
 #   curl -su admin:istrator http://localhost:8000/api/epname --data-binary "r u there ?"
-#   curl -s http://localhost:8000/api/status                                  -> JSON (no auth)
+#   curl -s http://localhost:8000/api/status                                  -> JSON, no auth
+#   curl -su admin:istrator http://localhost:8000/api/publish -d 'hello'      -> MQTT publish
+# MQTT (broker from MQTT_URL; `make run` starts a local Mosquitto): subscribes to embrel_src,
+# publishes "Hello, myself!" there on connect and prints what arrives.
 import os
 import time
 
@@ -23,14 +25,45 @@ def auth(user, pwd):
 
 
 started = time.time()
+broker = os.getenv("MQTT_URL")
+client = None
 
 
 def status(request):
-    return {"uptime_s": time.time() - started, "mqtt_broker": os.getenv("MQTT_URL")}
+    return {
+        "uptime_s": time.time() - started,
+        "mqtt_broker": broker,
+        "mqtt_connected": client is not None and client.is_connected(),
+    }
+
+
+def publish(request):
+    if client is None or not client.is_connected():
+        return (503, "MQTT not connected\n")
+    packet_id = client.pub("embrel_src", request.body, qos=1)
+    return {"published": len(request.body), "packet_id": packet_id}
+
+
+def on_connect():
+    print("on_connect: subscribing and publishing")
+    client.sub("embrel_src", 0)
+    client.pub("embrel_src", "Hello, myself!", 0, False)
+
+
+def on_publish(topic, msg):
+    print("on_publish: got this message in", topic, "-->", msg)
+
+
+def on_disconnect(reason):
+    print("mqtt:", reason)
 
 
 mongoose.init(f1, auth)
 mongoose.route("/api/status", status, methods="GET", auth=False)
-print("serving http://0.0.0.0:8000 (Ctrl-C stops)")
+mongoose.route("/api/publish", publish, methods="POST")
+if broker:
+    client = mongoose.MQTTclient(on_connect, on_publish, on_disconnect=on_disconnect)
+    client.connect(broker, "", "", "embrel_will", "pythongoose example went away", 0, False)
+print("serving http://0.0.0.0:8000" + (", MQTT " + broker if broker else "") + " (Ctrl-C stops)")
 while True:
     mongoose.poll(1000)

@@ -15,6 +15,10 @@ if [ -z "${MQTT_URL:-}" ]; then
   printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" > "$broker_dir/mosquitto.conf"
   mosquitto -c "$broker_dir/mosquitto.conf" > "$broker_dir/mosquitto.log" 2>&1 &
   broker_pid=$!
+  for _ in $(seq 50); do  # up to 5 s for the broker to listen
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+  done
   export MQTT_URL="mqtt://127.0.0.1:$port"
   echo "run-example: local Mosquitto on $MQTT_URL"
 fi
