@@ -10,7 +10,12 @@
 // - every Python object Rust may still call is reachable from a root pointer below.
 
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
+#if defined(__unix__)
+#include <arpa/inet.h>
+#include <netdb.h>
+#endif
 
 #include "py/bc.h"
 #include "py/mperrno.h"
@@ -783,6 +788,48 @@ static mqtt_client_obj_t *running_client(mp_obj_t self_in) {
     return self;
 }
 
+#if defined(__unix__)
+// Mongoose resolves names with its own DNS client (a public server by default), which knows
+// nothing of /etc/hosts or the system resolver. On the unix port a broker's host name is resolved
+// here, with the system's resolver (blocking, like umqtt's getaddrinfo), into an IPv4 URL.
+// Returns `url` itself when there is nothing to resolve. Raises OSError when resolution fails.
+static const char *url_with_resolved_host(const char *url, vstr_t *storage) {
+    const char *host = strstr(url, "://");
+    host = host == NULL ? url : host + 3;
+    size_t host_len = strcspn(host, ":/?#");
+    if (host_len == 0 || host[0] == '[' || host_len >= 254) {
+        return url;
+    }
+    char name[254];
+    memcpy(name, host, host_len);
+    name[host_len] = '\0';
+    struct in_addr literal;
+    if (inet_pton(AF_INET, name, &literal) == 1 || strcmp(name, "localhost") == 0) {
+        return url;
+    }
+    struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM };
+    struct addrinfo *found = NULL;
+    MP_THREAD_GIL_EXIT();
+    int error = getaddrinfo(name, NULL, &hints, &found);
+    MP_THREAD_GIL_ENTER();
+    if (error != 0 || found == NULL) {
+        mp_raise_msg_varg(&mp_type_OSError, MP_ERROR_TEXT("mongoose: cannot resolve host '%s'"), name);
+    }
+    char address[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &((struct sockaddr_in *)found->ai_addr)->sin_addr, address, sizeof(address));
+    freeaddrinfo(found);
+    vstr_add_strn(storage, url, (size_t)(host - url));
+    vstr_add_str(storage, address);
+    vstr_add_str(storage, host + host_len);
+    return vstr_null_terminated_str(storage);
+}
+#else
+static const char *url_with_resolved_host(const char *url, vstr_t *storage) {
+    (void)storage;
+    return url; // Mongoose's DNS client resolves it
+}
+#endif
+
 // client.connect(url, user=None, pwd=None, will_topic=None, will_msg=None, will_qos=0,
 //                will_retain=False, *, client_id=None, keepalive=60, clean_session=True,
 //                reconnect=True, max_inflight=8, max_queue=32, ack_timeout_ms=10000,
@@ -845,8 +892,10 @@ static mp_obj_t mqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_
     PgBytes password = has_password ? bytes_arg(args[ARG_pwd].u_obj, "pwd") : bytes_of("", 0);
     has_password = has_password && password.len > 0;
     bool has_will = args[ARG_will_topic].u_obj != mp_const_none;
+    vstr_t resolved_url;
+    vstr_init(&resolved_url, 0);
     PgMqttConfig config = {
-        .url = url,
+        .url = url_with_resolved_host(url, &resolved_url),
         .client_id = args[ARG_client_id].u_obj == mp_const_none ? bytes_of("", 0) : bytes_arg(args[ARG_client_id].u_obj, "client_id"),
         .has_username = has_user,
         .username = user,
