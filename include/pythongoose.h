@@ -213,11 +213,15 @@ bool pg_request_header_at(const PgRequest *request, uintptr_t index, PgBytes *na
 // The detail of the last `InvalidArgument` (NUL-terminated, valid until the next call).
 const char *pg_last_error_message(void);
 
-// Creates a client and starts connecting; `*client_out` receives its id.
+// Creates a client; `*client_out` receives its id. Nothing goes on the network until
+// `pg_mqtt_start`: root the client's callbacks in between.
 //
 // # Safety
 // `config` is valid (its `url` NUL-terminated, its byte strings readable); `client_out` writable.
 PgStatus pg_mqtt_connect(const PgMqttConfig *config, uint32_t *client_out);
+
+// Starts connecting (and reconnecting, by itself, from then on).
+PgStatus pg_mqtt_start(uint32_t client);
 
 // Publishes; `*packet_id_out` receives the packet id (0 for QoS 0).
 //

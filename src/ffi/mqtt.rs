@@ -90,7 +90,8 @@ unsafe fn session_config(config: &PgMqttConfig) -> Result<SessionConfig, PgStatu
     })
 }
 
-/// Creates a client and starts connecting; `*client_out` receives its id.
+/// Creates a client; `*client_out` receives its id. Nothing goes on the network until
+/// `pg_mqtt_start`: root the client's callbacks in between.
 ///
 /// # Safety
 /// `config` is valid (its `url` NUL-terminated, its byte strings readable); `client_out` writable.
@@ -110,12 +111,22 @@ pub unsafe extern "C" fn pg_mqtt_connect(config: *const PgMqttConfig, client_out
         Ok(session_config) => session_config,
         Err(status) => return status,
     };
-    match mqtt_client::start(url, session_config, random_u32()) {
+    match mqtt_client::create(url, session_config, random_u32()) {
         Ok(id) => {
             *client_out = id;
             PgStatus::Ok
         }
         Err(message) => last_error::set(PgStatus::InvalidArgument, message),
+    }
+}
+
+/// Starts connecting (and reconnecting, by itself, from then on).
+#[no_mangle]
+pub extern "C" fn pg_mqtt_start(client: u32) -> PgStatus {
+    if mqtt_client::start(client) {
+        PgStatus::Ok
+    } else {
+        PgStatus::MqttNoSuchClient
     }
 }
 

@@ -50,11 +50,11 @@ pub enum ClientError {
     Request(RequestError),
 }
 
-/// Starts a client: it connects (and reconnects) by itself from now on. Returns its id.
-pub fn start(url_with_nul: Vec<u8>, config: SessionConfig, random_seed: u32) -> Result<u32, &'static str> {
-    let mut session = Session::new(config, random_seed).map_err(|error| error.message())?;
+/// Creates a client; nothing happens on the network until `start`, so the caller can make the
+/// client's callbacks reachable first (a connection attempt may fail at once). Returns its id.
+pub fn create(url_with_nul: Vec<u8>, config: SessionConfig, random_seed: u32) -> Result<u32, &'static str> {
+    let session = Session::new(config, random_seed).map_err(|error| error.message())?;
     event_loop::manager();
-    session.connect(now_ms());
     let new_client = Some(Box::new(MqttClient { session, url: url_with_nul, connection: core::ptr::null_mut() }));
     let slots = clients();
     let id = match slots.iter().position(|slot| slot.is_none()) {
@@ -67,9 +67,19 @@ pub fn start(url_with_nul: Vec<u8>, config: SessionConfig, random_seed: u32) -> 
     if let Some(slot) = slots.get_mut(id) {
         *slot = new_client;
     }
-    let id = u32::try_from(id).map_err(|_| "too many MQTT clients")?;
-    pump(id);
-    Ok(id)
+    u32::try_from(id).map_err(|_| "too many MQTT clients")
+}
+
+/// Starts connecting: from now on the client connects and reconnects by itself.
+pub fn start(id: u32) -> bool {
+    match client(id) {
+        Some(client) => {
+            client.session.connect(now_ms());
+            pump(id);
+            true
+        }
+        None => false,
+    }
 }
 
 pub fn publish(id: u32, topic: &str, payload: &[u8], qos: QoS, retain: bool) -> Result<u16, ClientError> {

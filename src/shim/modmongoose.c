@@ -917,13 +917,13 @@ static mp_obj_t mqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_
         .reconnect_max_ms = (uint32_t)args[ARG_reconnect_max_ms].u_int,
         .max_packet_size = (uint32_t)args[ARG_max_packet_size].u_int,
     };
-    // Root the object before Rust can call back (connect may report a failure at once).
     mp_obj_t clients = mqtt_clients_dict();
     uint32_t client = 0;
-    PgStatus status = pg_mqtt_connect(&config, &client);
-    raise_for_status(status);
+    raise_for_status(pg_mqtt_connect(&config, &client));
+    // Rooted before anything goes on the network: an attempt may fail (and call back) at once.
     self->client = (int32_t)client;
     mp_obj_dict_store(clients, MP_OBJ_NEW_SMALL_INT(client), MP_OBJ_FROM_PTR(self));
+    raise_for_status(pg_mqtt_start(client));
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(mqtt_client_connect_obj, 2, mqtt_client_connect);
