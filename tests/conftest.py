@@ -5,6 +5,12 @@ to a temporary file, listening on a free 127.0.0.1 port. The port is formatted i
 two globals prepended to it: `PORT` (int) and `URL` ("http://127.0.0.1:<port>"). The process's
 stdout and stderr go to one file that tests read with `server.output()`. Every process is
 terminated at teardown, whatever the test did.
+
+MQTT tests (second half of this file) get a real Mosquitto 2 per test (`brokers`/`broker`: own
+config, log and port on 127.0.0.1; SIGKILL/SIGSTOP/restart), paho-mqtt peers (`paho_peer`),
+MicroPython scripts with an MQTT prelude (`mqtt_script`) and a scripted TCP fake broker
+(`fake_broker`). Needs the Debian packages mosquitto (broker, mosquitto_passwd, dynamic-security
+plugin) and paho-mqtt from requirements-dev.txt.
 """
 
 import os
@@ -180,6 +186,10 @@ def pytest_runtest_makereport(item, call):
     if report.failed and factory is not None:
         for index, server in enumerate(factory.servers):
             report.sections.append((f"micropython server {index} (port {server.port}) output", server.all_output()))
+    brokers = getattr(item, "_mosquitto_brokers", None)
+    if report.failed and brokers is not None:
+        for index, broker in enumerate(brokers.brokers):
+            report.sections.append((f"mosquitto broker {index} (port {broker.port})", broker.report()))
 
 
 @pytest.fixture
@@ -328,3 +338,548 @@ def read_responses(sock, count, timeout=5.0):
         data += chunk
     return parse_responses(data)[0]
 
+
+
+# =============================================================================================
+# MQTT: a real Mosquitto 2 broker per test, paho-mqtt as the independent peer, MicroPython
+# scripts with an MQTT prelude, and a scripted fake broker for hostile bytes.
+# =============================================================================================
+
+import json
+import shutil
+import threading
+
+MOSQUITTO = Path(os.environ.get("MOSQUITTO", "/usr/sbin/mosquitto"))
+MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+DYNSEC_PLUGIN = next(Path("/usr/lib").glob("*/mosquitto_dynamic_security.so"),
+                     Path("/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"))
+BROKER_START_TIMEOUT_S = 5.0
+
+
+def _open_to_everyone(path):
+    """Mosquitto started as root drops to user `mosquitto` unless told `user root`; both are
+    covered: the broker's directory and files are readable and writable for anyone."""
+    mode = 0o777 if Path(path).is_dir() else 0o666
+    os.chmod(path, mode)
+
+
+class Broker:
+    """One Mosquitto process on 127.0.0.1:`port` with its own config, log and data directory.
+
+    It can be killed (SIGKILL), paused (SIGSTOP), resumed and restarted on the same port with the
+    same config (so a persistent broker gets its database back)."""
+
+    def __init__(self, directory, *, port=None, persistence=False, users=None, allow_anonymous=None,
+                 deny_subscribe=(), extra_config=""):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        _open_to_everyone(self.directory)
+        self.port = free_port() if port is None else port
+        self.persistence = persistence
+        self.conf_path = self.directory / "mosquitto.conf"
+        self.log_path = self.directory / "mosquitto.log"
+        self.proc = None
+        self._stderr_path = self.directory / "mosquitto.stderr"
+        self._stderr = None
+        self.starts = 0
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            f"allow_anonymous {'true' if (allow_anonymous if allow_anonymous is not None else not users) else 'false'}",
+            "user root",
+            f"log_dest file {self.log_path}",
+            "log_type all",
+            "log_timestamp true",
+            "max_queued_messages 100000",
+            # Mosquitto 2.0.11 drops QoS>0 messages that queue behind a subscriber's full inflight
+            # window (20 by default; seen with paho on both ends: 30 QoS 2 publishes in a burst,
+            # 20 delivered). A window larger than any burst the tests send avoids that broker bug.
+            "max_inflight_messages 100",
+        ]
+        if persistence:
+            # autosave_on_changes + autosave_interval 1: the database is written after every
+            # change, so a SIGKILL loses nothing the broker has acknowledged.
+            data = self.directory / "data"
+            data.mkdir(exist_ok=True)
+            _open_to_everyone(data)
+            lines += ["persistence true", f"persistence_location {data}/", "autosave_on_changes true",
+                      "autosave_interval 1"]
+        else:
+            lines += ["persistence false"]
+        if users:
+            password_file = self.directory / "passwords"
+            for index, (user, password) in enumerate(users.items()):
+                flags = ["-b", "-c"] if index == 0 else ["-b"]
+                subprocess.run([MOSQUITTO_PASSWD, *flags, str(password_file), user, password], check=True,
+                               capture_output=True, timeout=10)
+            _open_to_everyone(password_file)
+            lines.append(f"password_file {password_file}")
+        if deny_subscribe:
+            # Mosquitto 2.0's acl_file never refuses a SUBSCRIBE (it grants it and then drops the
+            # messages); the dynamic-security plugin answers SUBACK 0x80 for a denied filter.
+            dynsec = self.directory / "dynsec.json"
+            dynsec.write_text(json.dumps({
+                "defaultACLAccess": {"publishClientSend": True, "publishClientReceive": True,
+                                     "subscribe": True, "unsubscribe": True},
+                "clients": [],
+                "groups": [{"groupname": "anonymous", "roles": [{"rolename": "deny"}]}],
+                "anonymousGroup": "anonymous",
+                "roles": [{"rolename": "deny", "acls": [
+                    {"acltype": "subscribePattern", "topic": pattern, "priority": 0, "allow": False}
+                    for pattern in deny_subscribe]}],
+            }))
+            _open_to_everyone(dynsec)
+            lines += [f"plugin {DYNSEC_PLUGIN}", f"plugin_opt_config_file {dynsec}"]
+        if extra_config:
+            lines.append(textwrap.dedent(extra_config).strip())
+        self.conf_path.write_text("\n".join(lines) + "\n")
+        _open_to_everyone(self.conf_path)
+
+    @property
+    def url(self):
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, timeout=BROKER_START_TIMEOUT_S):
+        """Starts the broker and waits until it logged that it runs (no probe connection, so the
+        log only shows the test's clients)."""
+        assert not self.alive(), "broker already running"
+        log_before = self.log()
+        runs_before = log_before.count(" running")
+        if self._stderr is not None and not self._stderr.closed:
+            self._stderr.close()
+        self._stderr = open(self._stderr_path, "ab")
+        self.proc = subprocess.Popen([str(MOSQUITTO), "-c", str(self.conf_path)], stdin=subprocess.DEVNULL,
+                                     stdout=self._stderr, stderr=subprocess.STDOUT, cwd=str(self.directory),
+                                     env=_NO_PROXY_ENV)
+        self.starts += 1
+        deadline = time.monotonic() + timeout
+        while self.log().count(" running") <= runs_before:
+            if self.proc.poll() is not None:
+                pytest.fail(f"mosquitto exited with {self.proc.returncode}:\n{self.report()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"mosquitto did not start within {timeout} s:\n{self.report()}")
+            time.sleep(0.01)
+        return self
+
+    def kill(self):
+        """SIGKILL: no clean shutdown, no last database save."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.wait(timeout=STOP_TIMEOUT_S)
+
+    def pause(self):
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self):
+        if self.alive():
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=STOP_TIMEOUT_S)
+        if self._stderr is not None and not self._stderr.closed:
+            self._stderr.close()
+
+    def restart(self):
+        self.kill()
+        return self.start()
+
+    def log(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_for_log(self, text, timeout=5.0, count=1):
+        """Waits until `text` occurs `count` times in the broker log; returns whether it did."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log().count(text) >= count:
+                return True
+            time.sleep(0.02)
+        return self.log().count(text) >= count
+
+    def report(self):
+        stderr = self._stderr_path.read_text(errors="replace") if self._stderr_path.exists() else ""
+        log_lines = self.log().splitlines()
+        return (f"config:\n{self.conf_path.read_text()}\nstdout/stderr:\n{stderr}\n"
+                f"log (last 150 of {len(log_lines)} lines):\n" + "\n".join(log_lines[-150:]))
+
+
+class BrokerFactory:
+    def __init__(self, directory):
+        self.directory = Path(directory)
+        self.brokers = []
+
+    def __call__(self, *, start=True, **options):
+        """A new broker in its own directory; started unless start=False (e.g. to start it later
+        on a port a client already tries)."""
+        broker = Broker(self.directory / f"broker{len(self.brokers)}", **options)
+        self.brokers.append(broker)
+        if start:
+            broker.start()
+        return broker
+
+    def stop_all(self):
+        for broker in self.brokers:
+            broker.stop()
+
+
+@pytest.fixture
+def brokers(tmp_path, request):
+    """brokers(persistence=False, users=None, deny_subscribe=(), port=None, start=True) -> Broker."""
+    factory = BrokerFactory(tmp_path)
+    request.node._mosquitto_brokers = factory
+    yield factory
+    factory.stop_all()
+
+
+@pytest.fixture
+def broker(brokers):
+    """A running anonymous Mosquitto without persistence."""
+    return brokers()
+
+
+# ---------------------------------------------------------------------------------------------
+# paho-mqtt peer
+
+
+class Peer:
+    """A paho-mqtt 2 client (MQTT 3.1.1) in its own network thread, recording what it receives."""
+
+    def __init__(self, port, *, client_id="", clean_session=True, username=None, password=None, will=None):
+        import paho.mqtt.client as paho
+
+        self._paho = paho
+        self.port = port
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  clean_session=clean_session, protocol=paho.MQTTv311)
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        if will is not None:
+            self.client.will_set(*will)
+        self.client.reconnect_delay_set(min_delay=0.1, max_delay=0.5)
+        self.client.max_inflight_messages_set(100)
+        self.client.max_queued_messages_set(0)
+        self._lock = threading.Condition()
+        self.messages = []  # (topic, payload, qos, retain, dup)
+        self.connects = []  # session_present flags, one per CONNACK accepted
+        self.connack_codes = []
+        self.subacks = {}  # mid -> granted codes
+        self.disconnects = 0
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_disconnect = self._on_disconnect
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        with self._lock:
+            self.connack_codes.append(reason_code.value if hasattr(reason_code, "value") else int(reason_code))
+            if not reason_code.is_failure:
+                self.connects.append(bool(flags.session_present))
+            self._lock.notify_all()
+
+    def _on_message(self, client, userdata, message):
+        with self._lock:
+            self.messages.append((message.topic, bytes(message.payload), message.qos, bool(message.retain),
+                                  bool(message.dup)))
+            self._lock.notify_all()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        with self._lock:
+            self.subacks[mid] = [rc.value if hasattr(rc, "value") else int(rc) for rc in reason_codes]
+            self._lock.notify_all()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        with self._lock:
+            self.disconnects += 1
+            self._lock.notify_all()
+
+    def wait(self, predicate, timeout=5.0):
+        """Waits until predicate() (called under the lock) holds; returns whether it did."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not predicate():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return bool(predicate())
+                self._lock.wait(min(remaining, 0.1))
+            return True
+
+    def connect(self, timeout=5.0, keepalive=30):
+        count = len(self.connects)
+        self.client.connect("127.0.0.1", self.port, keepalive=keepalive)
+        self.client.loop_start()
+        if not self.wait(lambda: len(self.connects) > count, timeout):
+            raise AssertionError(f"paho peer did not connect to port {self.port} (CONNACK codes {self.connack_codes})")
+        return self
+
+    def subscribe(self, topic, qos=0, timeout=5.0):
+        """Subscribes and waits for the SUBACK; returns the granted codes."""
+        result, mid = self.client.subscribe(topic, qos)
+        assert result == self._paho.MQTT_ERR_SUCCESS, f"paho subscribe failed: {result}"
+        assert self.wait(lambda: mid in self.subacks, timeout), f"no SUBACK for {topic!r}"
+        return self.subacks[mid]
+
+    def publish(self, topic, payload, qos=0, retain=False, wait=True, timeout=5.0):
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        if wait and qos > 0:
+            info.wait_for_publish(timeout)
+            assert info.is_published(), f"paho publish to {topic!r} not acknowledged within {timeout} s"
+        return info
+
+    def received(self, topic=None):
+        with self._lock:
+            return [m for m in self.messages if topic is None or m[0] == topic]
+
+    def payloads(self, topic=None):
+        return [m[1] for m in self.received(topic)]
+
+    def wait_messages(self, count, topic=None, timeout=5.0):
+        """Waits until at least `count` messages (on `topic`, if given) arrived; returns them."""
+        self.wait(lambda: len([m for m in self.messages if topic is None or m[0] == topic]) >= count, timeout)
+        return self.received(topic)
+
+    def close(self):
+        try:
+            self.client.disconnect()
+        except Exception:
+            pass
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def paho_peer(request):
+    """paho_peer(broker, client_id="", clean_session=True, username=None, password=None,
+    will=None, connect=True) -> Peer (connected, network thread running); all closed at teardown."""
+    peers = []
+
+    def make(broker, *, connect=True, **options):
+        peer = Peer(broker.port if isinstance(broker, Broker) else broker, **options)
+        peers.append(peer)
+        if connect:
+            peer.connect()
+        return peer
+
+    yield make
+    for peer in peers:
+        peer.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# MicroPython MQTT scripts
+
+MQTT_PRELUDE = '''\
+import gc
+import os
+import sys
+import time
+
+import mongoose
+
+MQTT_URL = {url!r}
+
+
+def ms_since(t0):
+    return time.ticks_diff(time.ticks_ms(), t0)
+
+
+def run(ms, until=None, step=10):
+    """Polls the event loop for `ms` ms or until until() holds; returns until()'s last value."""
+    t0 = time.ticks_ms()
+    while True:
+        if until is not None and until():
+            return True
+        if ms_since(t0) >= ms:
+            return False if until is None else bool(until())
+        mongoose.poll(step)
+
+
+def signalled(name):
+    try:
+        os.stat(name)
+        return True
+    except OSError:
+        return False
+
+
+def wait_signal(name, ms=20000):
+    """Polls until the test creates the file `name` in the script's directory."""
+    ok = run(ms, lambda: signalled(name))
+    if not ok:
+        print("TIMEOUT waiting for signal", name)
+    return ok
+
+'''
+
+
+def mqtt_script_text(body, url):
+    return MQTT_PRELUDE.format(url=url) + textwrap.dedent(body).lstrip("\n")
+
+
+class MqttScript:
+    """A running MicroPython MQTT script (a Server from ServerFactory) plus test-side helpers:
+    signal() creates a file the script waits for; lines() parses its output."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def __getattr__(self, name):
+        return getattr(self.server, name)
+
+    def signal(self, name):
+        (self.server.script_path.parent / name).write_text("go")
+
+    def lines(self, prefix=None):
+        lines = self.server.output().splitlines()
+        if prefix is None:
+            return lines
+        return [line[len(prefix):].strip() for line in lines if line.startswith(prefix)]
+
+    def wait_for_lines(self, prefix, count, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.lines(prefix)) >= count:
+                break
+            if not self.server.alive():
+                break
+            time.sleep(0.02)
+        return self.lines(prefix)
+
+    def wait_done(self, timeout=20.0, marker="DONE"):
+        """Waits for the script to print `marker` and exit; asserts both, with its output."""
+        code = self.server.wait_exit(timeout)
+        output = self.server.output()
+        assert code is not None, f"script still running after {timeout} s:\n{output}"
+        assert marker in output, f"script exited with {code} before {marker}:\n{output}"
+        assert code == 0, f"script exited with {code}:\n{output}"
+        return output
+
+
+@pytest.fixture
+def mqtt_script(start_server):
+    """mqtt_script(body, url, name=None, with_http=False) -> MqttScript. The body runs after a
+    prelude defining MQTT_URL, run(ms, until), wait_signal(name) and PORT/URL for an HTTP server;
+    with_http waits until the script's HTTP port accepts connections."""
+
+    def make(body, url, *, name=None, with_http=False, split_stderr=False):
+        url = url.url if isinstance(url, Broker) else url
+        server = start_server(mqtt_script_text(body, url), wait_for_port=with_http, name=name,
+                              split_stderr=split_stderr)
+        return MqttScript(server)
+
+    return make
+
+
+# ---------------------------------------------------------------------------------------------
+# A fake broker: plain TCP on loopback, each accepted connection handled by a test function
+
+
+def read_mqtt_packet(sock, timeout=5.0):
+    """Reads one MQTT packet; returns (first byte, body) or None when the peer closed/timed out."""
+    sock.settimeout(timeout)
+
+    def read_exact(n):
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("closed")
+            data += chunk
+        return data
+
+    try:
+        first = read_exact(1)[0]
+        multiplier, length = 1, 0
+        for _ in range(4):
+            byte = read_exact(1)[0]
+            length += (byte & 0x7F) * multiplier
+            multiplier *= 128
+            if not byte & 0x80:
+                break
+        return first, read_exact(length)
+    except (OSError, ConnectionError):
+        return None
+
+
+class FakeBroker:
+    """Accepts connections on a free loopback port; connection number i (from 0) is handed to
+    handler(sock, i) in its own thread. Records how many connections arrived."""
+
+    def __init__(self, handler):
+        self.handler = handler
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.listener.settimeout(0.1)
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        self.errors = []
+        self._stop = threading.Event()
+        self._threads = []
+        self._accept_thread = threading.Thread(target=self._accept, daemon=True)
+        self._accept_thread.start()
+
+    @property
+    def url(self):
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def _accept(self):
+        while not self._stop.is_set():
+            try:
+                sock, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            index = self.connections
+            self.connections += 1
+            thread = threading.Thread(target=self._serve, args=(sock, index), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, sock, index):
+        try:
+            with sock:
+                self.handler(sock, index, self._stop)
+        except Exception as error:  # recorded for the test; the thread must not die noisily
+            self.errors.append(repr(error))
+
+    def wait_connections(self, count, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while self.connections < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.connections >= count
+
+    def close(self):
+        self._stop.set()
+        self.listener.close()
+        self._accept_thread.join(timeout=2)
+        for thread in self._threads:
+            thread.join(timeout=2)
+
+
+@pytest.fixture
+def fake_broker():
+    """fake_broker(handler) -> FakeBroker; handler(sock, index, stop_event) serves connection
+    number `index`. All are closed at teardown."""
+    made = []
+
+    def make(handler):
+        broker = FakeBroker(handler)
+        made.append(broker)
+        return broker
+
+    yield make
+    for broker in made:
+        broker.close()

@@ -92,7 +92,7 @@ impl ConnectReturnCode {
             ConnectReturnCode::BadUserNameOrPassword => {
                 "connection refused: bad user name or password"
             }
-            ConnectReturnCode::NotAuthorized => "connection refused: not authorised",
+            ConnectReturnCode::NotAuthorized => "connection refused: not authorized",
         }
     }
 }

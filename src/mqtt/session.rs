@@ -86,7 +86,9 @@ impl Default for SessionConfig {
             reconnect_max_ms: 60_000,
             auto_reconnect: true,
             max_incoming_packet_size: 65_536,
-            max_inbound_qos2: 32,
+            // A broker cannot have more distinct packet ids unreleased than this: legal traffic
+            // never trips the limit; it only bounds memory against a broken broker.
+            max_inbound_qos2: 65_535,
         }
     }
 }

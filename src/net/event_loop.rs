@@ -46,7 +46,9 @@ pub fn now_ms() -> u64 {
 /// One iteration: waits for I/O at most `timeout_ms` (less when an MQTT timer is due sooner),
 /// dispatches every event, then runs the MQTT timers that are due.
 pub fn poll(timeout_ms: c_int) -> PgStatus {
-    if !http_server::is_running() && !mqtt_client::any_running() {
+    // Connections still draining (e.g. a disconnected client's last bytes) keep the loop useful.
+    let draining = event_loop().is_some_and(|state| !state.manager.conns.is_null());
+    if !http_server::is_running() && !mqtt_client::any_running() && !draining {
         return PgStatus::NotStarted;
     }
     let manager: *mut mg_mgr = match event_loop() {

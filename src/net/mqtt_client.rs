@@ -170,6 +170,27 @@ fn detach(connection: *mut mg_connection) {
     }
 }
 
+/// Writes what the connection has queued straight to the socket (a DISCONNECT must leave even
+/// if the script stops polling right after `disconnect()`); what does not fit now is flushed by
+/// later polls while the connection drains.
+fn flush_now(connection: *mut mg_connection) {
+    if connection.is_null() {
+        return;
+    }
+    // SAFETY: a live connection of ours; mg_io_send writes at most `len` bytes of its own send
+    // buffer to the socket and returns how many it wrote (or a negative error).
+    unsafe {
+        let send = &mut (*connection).send;
+        if send.len == 0 || (*connection).is_connecting() != 0 || (*connection).is_resolving() != 0 {
+            return;
+        }
+        let written = mg::mg_io_send(connection, send.buf as *const c_void, send.len);
+        if let Ok(written) = usize::try_from(written) {
+            mg::mg_iobuf_del(send, 0, written);
+        }
+    }
+}
+
 /// Carries out what the session asked for after a call: send its bytes, open or close the
 /// transport, hand its events to Python, and stop the client when its session ended for good.
 fn pump(id: u32) {
@@ -198,6 +219,7 @@ fn pump(id: u32) {
                 continue;
             }
             Some(TransportCommand::Close) => {
+                flush_now(client.connection);
                 detach(client.connection);
                 client.connection = core::ptr::null_mut();
             }

@@ -740,16 +740,39 @@ static void forget_mqtt_clients(void) {
     MP_STATE_VM(pythongoose_mqtt_clients) = MP_OBJ_NULL;
 }
 
-// Whether `callback` is a Python function that takes a positional argument (on_connect then
-// receives the session-present flag; the seed's on_connect() takes none).
+// Layouts of MicroPython's bound-method and closure objects (private to objboundmeth.c and
+// objclosure.c of the pinned MicroPython 1.25; read only, to find the function they wrap).
+typedef struct {
+    mp_obj_base_t base;
+    mp_obj_t meth;
+    mp_obj_t self;
+} wrapped_bound_method_t;
+typedef struct {
+    mp_obj_base_t base;
+    mp_obj_t fun;
+    size_t n_closed;
+} wrapped_closure_t;
+
+// Whether `callback` (a Python function, bound method or closure) takes a positional argument:
+// on_connect then receives the session-present flag (the seed's on_connect() takes none).
 static bool takes_an_argument(mp_obj_t callback) {
+    size_t implicit_args = 0; // bound self, closed-over cells
+    if (mp_obj_is_type(callback, &mp_type_bound_meth)) {
+        callback = ((const wrapped_bound_method_t *)MP_OBJ_TO_PTR(callback))->meth;
+        implicit_args += 1;
+    }
+    if (mp_obj_is_obj(callback) && mp_obj_get_type(callback)->name == MP_QSTR_closure) {
+        const wrapped_closure_t *closure = MP_OBJ_TO_PTR(callback);
+        implicit_args += closure->n_closed;
+        callback = closure->fun;
+    }
     if (!mp_obj_is_type(callback, &mp_type_fun_bc)) {
         return false;
     }
     const mp_obj_fun_bc_t *fun = MP_OBJ_TO_PTR(callback);
     const byte *ip = fun->bytecode;
     MP_BC_PRELUDE_SIG_DECODE(ip);
-    return n_pos_args >= 1 || (scope_flags & MP_SCOPE_FLAG_VARARGS);
+    return n_pos_args > implicit_args || (scope_flags & MP_SCOPE_FLAG_VARARGS);
 }
 
 // Bytes of a str or buffer argument (str/bytes/bytearray/memoryview).
