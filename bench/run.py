@@ -145,9 +145,10 @@ HEAP_ARGS = {False: [], True: ["-X", "heapsize=64M"]}
 
 
 def server_argv(kind, heap=False):
-    if kind == "module":
+    if kind in ("module", "module-route"):
+        mode = ["heap-route" if kind == "module-route" else "heap"] if heap else []
         return [MICROPYTHON] + HEAP_ARGS[heap] + [os.path.join(ROOT, "bench", "servers", "module_server.py"),
-                                                  "{port}"] + (["heap"] if heap else [])
+                                                  "{port}"] + mode
     if kind == "microdot":
         return [MICROPYTHON] + HEAP_ARGS[heap] + [os.path.join(ROOT, "bench", "servers", "microdot_server.py"),
                                                   "{port}"] + (["heap"] if heap else [])
@@ -306,7 +307,7 @@ def main():
         http_results[kind] = measure_http(kind, runs, args.duration, env)
 
     heap = {}
-    for kind in ("module", "microdot"):
+    for kind in ("module", "module-route", "microdot"):
         for method in ("GET", "POST"):
             heap[(kind, method)] = measure_heap(kind, method, env)
 
@@ -337,13 +338,19 @@ def main():
             test, medians[(test, "module")] / medians[(test, "c")], medians[(test, "module")] / medians[(test, "microdot")]))
     print()
     print("MicroPython heap bytes per request (gc disabled, 1 000 requests)")
-    for kind in ("module", "microdot"):
+    names["module-route"] = "(a) route() + Request"
+    for kind in ("module", "module-route", "microdot"):
         print("  %-24s GET %8.0f   POST 1 KiB %8.0f" % (names[kind], heap[(kind, "GET")], heap[(kind, "POST")]))
     print()
     print("Text bytes the module adds to the x86_64 unix binary (size, with vs without the module; TLS off)")
     for label, (added, parts) in sizes.items():
         print("  %-30s %6d   (kept in the link: Rust %d, Mongoose %d, C shim %d)" % (
             label, added, parts["rust"], parts["mongoose"], parts["shim"]))
+
+    import mqtt  # bench/mqtt.py; it imports this file's helpers, hence here and not at the top
+    print()
+    print("bench: MQTT (%d runs, throwaway Mosquitto)" % runs, flush=True)
+    mqtt.print_mqtt(mqtt.measure_mqtt(runs))
 
 
 if __name__ == "__main__":

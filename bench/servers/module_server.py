@@ -1,14 +1,16 @@
 # Benchmark server (a): this module, the seed's endpoint and auth check.
-#   micropython module_server.py PORT [heap]
+#   micropython module_server.py PORT [heap|heap-route]
 # GET /api/epname -> "hello"; POST -> the body's length. With "heap", prints the MicroPython heap
-# bytes allocated per request over requests WARMUP..WARMUP+MEASURED (gc disabled), then exits.
+# bytes allocated per request over requests WARMUP..WARMUP+MEASURED (gc disabled), then exits;
+# "heap-route" does the same with a mongoose.route() handler (it gets a Request object).
 import gc
 import sys
 
 import mongoose
 
 port = int(sys.argv[1])
-measure_heap = len(sys.argv) > 2 and sys.argv[2] == "heap"
+mode = sys.argv[2] if len(sys.argv) > 2 else ""
+measure_heap = mode.startswith("heap")
 WARMUP = 20
 MEASURED = 1000
 users = {"admin": "istrator"}
@@ -16,15 +18,25 @@ count = 0
 heap_before = 0
 
 
-def epname(data):
+def count_request():
     global count, heap_before
+    count += 1
+    if count == WARMUP:
+        heap_before = gc.mem_alloc()
+    elif count == WARMUP + MEASURED:
+        print("heap_per_request", (gc.mem_alloc() - heap_before) / MEASURED)
+
+
+def epname(data):
     if measure_heap:
-        count += 1
-        if count == WARMUP:
-            heap_before = gc.mem_alloc()
-        elif count == WARMUP + MEASURED:
-            print("heap_per_request", (gc.mem_alloc() - heap_before) / MEASURED)
+        count_request()
     return str(len(data)) if data else "hello"
+
+
+def epname_route(request):
+    count_request()
+    body = request.body
+    return str(len(body)) if body else "hello"
 
 
 def auth(user, pwd):
@@ -32,6 +44,8 @@ def auth(user, pwd):
 
 
 mongoose.init(epname, auth, url="http://127.0.0.1:%d" % port)
+if mode == "heap-route":
+    mongoose.route("/api/epname", epname_route)
 print("ready")
 if measure_heap:
     gc.disable()

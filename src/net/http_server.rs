@@ -9,7 +9,7 @@ use core::ffi::{c_int, c_void, CStr};
 use super::event_loop;
 use super::mongoose::{self as mg, mg_connection, mg_http_message};
 use super::shim::{self, PgCallOutcome};
-use super::{mg_str_bytes, VmThreadCell};
+use super::{mg_str_bytes, write_through, VmThreadCell};
 use crate::ffi::types::{PgBytes, PgReply, PgRequest, PgStatus};
 use crate::http::auth::BasicCredentials;
 use crate::http::limits::{header_line_count, Framing, Limits, ParsedHead};
@@ -305,6 +305,7 @@ impl Replier {
         bytes.extend_from_slice(body);
         // SAFETY: the connection is live during the request; mg_send copies the bytes.
         unsafe { mg::mg_send(self.connection, bytes.as_ptr() as *const c_void, bytes.len()) };
+        write_through(self.connection);
         if self.close {
             // SAFETY: as above; draining flushes the reply, then closes.
             unsafe { (*self.connection).set_is_draining(1) };

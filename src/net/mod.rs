@@ -35,6 +35,9 @@ pub mod mongoose {
 }
 
 use core::cell::UnsafeCell;
+use core::ffi::c_void;
+
+use mongoose::mg_connection;
 
 /// A global touched only from the thread that runs MicroPython's VM (MicroPython's unix and
 /// ESP32 ports call into the module from that one thread; `_thread` users must not share it).
@@ -67,3 +70,26 @@ pub unsafe fn mg_str_bytes<'a>(s: &mongoose::mg_str) -> &'a [u8] {
         unsafe { core::slice::from_raw_parts(s.buf as *const u8, s.len) }
     }
 }
+
+/// Writes what a connection has queued straight to its socket. Writing at once saves the two
+/// epoll_ctl calls per reply or packet that waiting for the next poll's writability costs, and
+/// a DISCONNECT leaves even if the script stops polling right after `disconnect()`. What does
+/// not fit now stays queued; Mongoose's poll sends it when the socket is writable.
+pub fn write_through(connection: *mut mg_connection) {
+    if connection.is_null() {
+        return;
+    }
+    // SAFETY: a live connection of ours; mg_io_send writes at most `len` bytes of its own send
+    // buffer to the socket and returns how many it wrote (or a negative error).
+    unsafe {
+        let send = &mut (*connection).send;
+        if send.len == 0 || (*connection).is_connecting() != 0 || (*connection).is_resolving() != 0 {
+            return;
+        }
+        let written = mongoose::mg_io_send(connection, send.buf as *const c_void, send.len);
+        if let Ok(written) = usize::try_from(written) {
+            mongoose::mg_iobuf_del(send, 0, written);
+        }
+    }
+}
+

@@ -14,7 +14,7 @@ use core::ffi::{c_int, c_void};
 use super::event_loop::{self, now_ms};
 use super::mongoose::{self as mg, mg_connection};
 use super::shim::{self, PgCallOutcome};
-use super::VmThreadCell;
+use super::{write_through, VmThreadCell};
 use crate::ffi::types::{PgBytes, PgDeliveryStatus, PgMqttEvent, PgMqttEventKind};
 use crate::mqtt::codec::QoS;
 use crate::mqtt::session::{
@@ -170,27 +170,6 @@ fn detach(connection: *mut mg_connection) {
     }
 }
 
-/// Writes what the connection has queued straight to the socket (a DISCONNECT must leave even
-/// if the script stops polling right after `disconnect()`); what does not fit now is flushed by
-/// later polls while the connection drains.
-fn flush_now(connection: *mut mg_connection) {
-    if connection.is_null() {
-        return;
-    }
-    // SAFETY: a live connection of ours; mg_io_send writes at most `len` bytes of its own send
-    // buffer to the socket and returns how many it wrote (or a negative error).
-    unsafe {
-        let send = &mut (*connection).send;
-        if send.len == 0 || (*connection).is_connecting() != 0 || (*connection).is_resolving() != 0 {
-            return;
-        }
-        let written = mg::mg_io_send(connection, send.buf as *const c_void, send.len);
-        if let Ok(written) = usize::try_from(written) {
-            mg::mg_iobuf_del(send, 0, written);
-        }
-    }
-}
-
 /// Carries out what the session asked for after a call: send its bytes, open or close the
 /// transport, hand its events to Python, and stop the client when its session ended for good.
 fn pump(id: u32) {
@@ -200,6 +179,7 @@ fn pump(id: u32) {
         if !outgoing.is_empty() && !client.connection.is_null() {
             // SAFETY: the client's live connection; mg_send copies into its send buffer.
             unsafe { mg::mg_send(client.connection, outgoing.as_ptr() as *const c_void, outgoing.len()) };
+            write_through(client.connection);
         }
         match client.session.take_transport_command() {
             Some(TransportCommand::Open) => {
@@ -219,7 +199,7 @@ fn pump(id: u32) {
                 continue;
             }
             Some(TransportCommand::Close) => {
-                flush_now(client.connection);
+                write_through(client.connection);
                 detach(client.connection);
                 client.connection = core::ptr::null_mut();
             }
@@ -307,6 +287,26 @@ fn dispatch(id: u32, event: &Event, stopping: bool) {
     let _ = PgCallOutcome::from_code(outcome);
 }
 
+/// Asks Linux to acknowledge received data at once instead of delaying the ACK (~40 ms): a
+/// broker that leaves Nagle on holds its last small packets until our ACK, which stalled the end
+/// of every burst. Linux resets the flag on its own, so it is set again after each read.
+#[cfg(target_os = "linux")]
+fn acknowledge_promptly(connection: *mut mg_connection) {
+    extern "C" {
+        fn setsockopt(fd: c_int, level: c_int, name: c_int, value: *const c_void, length: u32) -> c_int;
+    }
+    const IPPROTO_TCP: c_int = 6;
+    const TCP_QUICKACK: c_int = 12;
+    let enable: c_int = 1;
+    // SAFETY: a live connection; Mongoose keeps the socket descriptor in `fd` on this platform.
+    let fd = unsafe { (*connection).fd } as usize as c_int;
+    // SAFETY: plain setsockopt on our own socket with a 4-byte int option; failure is harmless.
+    unsafe { setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &enable as *const c_int as *const c_void, 4) };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn acknowledge_promptly(_connection: *mut mg_connection) {}
+
 unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, _event_data: *mut c_void) {
     if connection.is_null() {
         return;
@@ -330,6 +330,7 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, _eve
             let used = client.session.handle_bytes(received, now);
             // SAFETY: removes the consumed prefix of the live connection's receive buffer.
             unsafe { mg::mg_iobuf_del(&mut (*connection).recv, 0, used) };
+            acknowledge_promptly(connection);
         }
         mg::MG_EV_CLOSE => {
             client.connection = core::ptr::null_mut();
