@@ -7,15 +7,8 @@ use super::last_error;
 use super::types::{PgBytes, PgMqttConfig, PgMqttFilter, PgStatus};
 use crate::mqtt::codec::QoS;
 use crate::mqtt::session::{client_id_from_random, RequestError, SessionConfig, Will};
-use crate::net::mongoose;
+use crate::net::event_loop::random_u32;
 use crate::net::mqtt_client::{self, ClientError};
-
-fn random_u32() -> u32 {
-    let mut bytes = [0u8; 4];
-    // SAFETY: fills the 4-byte buffer (Mongoose uses the platform's random source).
-    unsafe { mongoose::mg_random(bytes.as_mut_ptr() as *mut core::ffi::c_void, bytes.len()) };
-    u32::from_le_bytes(bytes)
-}
 
 fn qos_of(value: u8) -> Result<QoS, PgStatus> {
     QoS::from_u8(value).ok_or_else(|| last_error::set(PgStatus::InvalidArgument, "qos must be 0, 1 or 2"))

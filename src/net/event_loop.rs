@@ -43,6 +43,14 @@ pub fn now_ms() -> u64 {
     unsafe { mg::mg_millis() }
 }
 
+/// 32 random bits from the platform's source (Mongoose's mg_random: /dev/urandom, esp_random...).
+pub fn random_u32() -> u32 {
+    let mut bytes = [0u8; 4];
+    // SAFETY: fills the 4-byte buffer.
+    unsafe { mg::mg_random(bytes.as_mut_ptr() as *mut core::ffi::c_void, bytes.len()) };
+    u32::from_le_bytes(bytes)
+}
+
 /// One iteration: waits for I/O at most `timeout_ms` (less when an MQTT timer is due sooner),
 /// dispatches every event, then runs the MQTT timers that are due.
 pub fn poll(timeout_ms: c_int) -> PgStatus {

@@ -13,7 +13,7 @@ use super::{mg_str_bytes, write_through, VmThreadCell};
 use crate::ffi::types::{PgBytes, PgReply, PgRequest, PgStatus};
 use crate::http::auth::BasicCredentials;
 use crate::http::limits::{header_line_count, Framing, Limits, ParsedHead};
-use crate::http::reply::ReplyHead;
+use crate::http::reply::{reason_phrase, ReplyHead};
 use crate::http::routes::{HandlerRef, Resolution, Route, RouteTable};
 
 const TEXT_PLAIN: &[u8] = b"text/plain; charset=utf-8";
@@ -117,7 +117,7 @@ unsafe fn serve_buffered_requests(c: *mut mg_connection) {
             Framing::Incomplete => return,
             Framing::Reject(status) => {
                 let replier = Replier { connection: c, head_only: false, close: true };
-                replier.text(status, status_text(status), b"");
+                replier.text(status, reason_phrase(status), b"");
                 // SAFETY: `c` is live; what is left of the broken request is dropped.
                 unsafe { (*c).recv.len = 0 };
                 return;
@@ -135,10 +135,6 @@ unsafe fn serve_buffered_requests(c: *mut mg_connection) {
             }
         }
     }
-}
-
-fn status_text(status: u16) -> &'static [u8] {
-    crate::http::reply::reason_phrase(status)
 }
 
 /// A header's value, looked up case-insensitively.
@@ -205,7 +201,7 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
             return close;
         }
         Admission::Reply(status, _) => {
-            let body: &[u8] = if status == 200 { b"OK" } else { status_text(status) };
+            let body: &[u8] = if status == 200 { b"OK" } else { reason_phrase(status) };
             reply_to.text(status, body, b"");
             return close;
         }
