@@ -9,7 +9,7 @@ use core::ffi::{c_int, c_void, CStr};
 use super::event_loop;
 use super::mongoose::{self as mg, mg_connection, mg_http_message};
 use super::shim::{self, PgCallOutcome};
-use super::{mg_str_bytes, write_through, VmThreadCell};
+use super::{mg_str_bytes, send_now, VmThreadCell};
 use crate::ffi::types::{PgBytes, PgReply, PgRequest, PgStatus};
 use crate::http::auth::BasicCredentials;
 use crate::http::limits::{header_line_count, Framing, Limits, ParsedHead};
@@ -299,9 +299,7 @@ impl Replier {
         let mut bytes = Vec::with_capacity(128 + head.extra_headers.len() + body.len());
         head.write(&mut bytes);
         bytes.extend_from_slice(body);
-        // SAFETY: the connection is live during the request; mg_send copies the bytes.
-        unsafe { mg::mg_send(self.connection, bytes.as_ptr() as *const c_void, bytes.len()) };
-        write_through(self.connection);
+        send_now(self.connection, &bytes);
         if self.close {
             // SAFETY: as above; draining flushes the reply, then closes.
             unsafe { (*self.connection).set_is_draining(1) };

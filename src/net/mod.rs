@@ -71,10 +71,33 @@ pub unsafe fn mg_str_bytes<'a>(s: &mongoose::mg_str) -> &'a [u8] {
     }
 }
 
-/// Writes what a connection has queued straight to its socket. Writing at once saves the two
-/// epoll_ctl calls per reply or packet that waiting for the next poll's writability costs, and
-/// a DISCONNECT leaves even if the script stops polling right after `disconnect()`. What does
-/// not fit now stays queued; Mongoose's poll sends it when the socket is writable.
+/// Sends `bytes` on a connection: straight to the socket when nothing is queued before them
+/// (saving the copy into the send buffer, and the two epoll_ctl calls per reply or packet that
+/// waiting for the next poll's writability costs), queueing whatever the socket does not take
+/// now; Mongoose's poll sends the rest when the socket is writable.
+pub fn send_now(connection: *mut mg_connection, bytes: &[u8]) {
+    if connection.is_null() || bytes.is_empty() {
+        return;
+    }
+    // SAFETY: a live connection of ours; mg_io_send writes at most `bytes.len()` bytes to its
+    // socket and returns how many (or a negative code); mg_send copies the rest into its buffer.
+    unsafe {
+        let ready = (*connection).send.len == 0
+            && (*connection).is_connecting() == 0
+            && (*connection).is_resolving() == 0;
+        let written = if ready {
+            usize::try_from(mongoose::mg_io_send(connection, bytes.as_ptr() as *const c_void, bytes.len())).unwrap_or(0)
+        } else {
+            0
+        };
+        if let Some(rest) = bytes.get(written..).filter(|rest| !rest.is_empty()) {
+            mongoose::mg_send(connection, rest.as_ptr() as *const c_void, rest.len());
+        }
+    }
+}
+
+/// Writes what a connection has queued straight to its socket (a DISCONNECT must leave even if
+/// the script stops polling right after `disconnect()`); what does not fit stays queued.
 pub fn write_through(connection: *mut mg_connection) {
     if connection.is_null() {
         return;
@@ -92,4 +115,3 @@ pub fn write_through(connection: *mut mg_connection) {
         }
     }
 }
-

@@ -14,7 +14,7 @@ use core::ffi::{c_int, c_void};
 use super::event_loop::{self, now_ms};
 use super::mongoose::{self as mg, mg_connection};
 use super::shim::{self, PgCallOutcome};
-use super::{write_through, VmThreadCell};
+use super::{send_now, write_through, VmThreadCell};
 use crate::ffi::types::{PgBytes, PgDeliveryStatus, PgMqttEvent, PgMqttEventKind};
 use crate::mqtt::codec::QoS;
 use crate::mqtt::session::{
@@ -177,9 +177,7 @@ fn pump(id: u32) {
         let Some(client) = client(id) else { return };
         let outgoing = client.session.take_outgoing();
         if !outgoing.is_empty() && !client.connection.is_null() {
-            // SAFETY: the client's live connection; mg_send copies into its send buffer.
-            unsafe { mg::mg_send(client.connection, outgoing.as_ptr() as *const c_void, outgoing.len()) };
-            write_through(client.connection);
+            send_now(client.connection, &outgoing);
         }
         match client.session.take_transport_command() {
             Some(TransportCommand::Open) => {

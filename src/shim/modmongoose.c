@@ -45,6 +45,9 @@ MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_pending_exception);
 // Running MQTT clients (dict: Rust client id -> MQTTclient object). A client the script dropped
 // keeps working, callbacks and all, until it stops.
 MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_mqtt_clients);
+// The topic object of the last message received (messages mostly come on the same few topics:
+// reusing the immutable str saves checking and hashing the name again).
+MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_last_topic);
 #endif
 
 #define DEFAULT_LISTEN_URL "http://0.0.0.0:8000"
@@ -738,6 +741,7 @@ static void forget_mqtt_clients(void) {
         }
     }
     MP_STATE_VM(pythongoose_mqtt_clients) = MP_OBJ_NULL;
+    MP_STATE_VM(pythongoose_last_topic) = MP_OBJ_NULL;
 }
 
 // Layouts of MicroPython's bound-method and closure objects (private to objboundmeth.c and
@@ -1097,6 +1101,22 @@ static MP_DEFINE_CONST_OBJ_TYPE(
     locals_dict, &mqtt_client_locals
     );
 
+// The topic of a received message as str (bytes if not UTF-8), reusing the previous message's
+// object when the name is the same. Can raise MemoryError: call under nlr_push.
+static mp_obj_t topic_object(PgBytes topic) {
+    mp_obj_t last = MP_STATE_VM(pythongoose_last_topic);
+    if (last != MP_OBJ_NULL) {
+        size_t last_len;
+        const char *last_data = mp_obj_str_get_data(last, &last_len);
+        if (last_len == topic.len && memcmp(last_data, topic.ptr, topic.len) == 0) {
+            return last;
+        }
+    }
+    mp_obj_t object = new_text_or_bytes(topic.ptr, topic.len);
+    MP_STATE_VM(pythongoose_last_topic) = object;
+    return object;
+}
+
 // Called by Rust for every event of a running client. Never raises.
 int32_t pg_shim_mqtt_event(uint32_t client, const PgMqttEvent *event) {
     if (event->kind == PG_MQTT_EVENT_KIND_RELEASED) {
@@ -1127,7 +1147,7 @@ int32_t pg_shim_mqtt_event(uint32_t client, const PgMqttEvent *event) {
                 break;
             case PG_MQTT_EVENT_KIND_MESSAGE:
                 if (self->on_publish != mp_const_none) {
-                    mp_obj_t topic = new_text_or_bytes(event->topic.ptr, event->topic.len);
+                    mp_obj_t topic = topic_object(event->topic);
                     mp_obj_t payload = mp_obj_new_bytes(event->payload.ptr ? event->payload.ptr : (const uint8_t *)"",
                         event->payload.len);
                     mp_call_function_2(self->on_publish, topic, payload);
@@ -1170,6 +1190,7 @@ static mp_obj_t mongoose_module_init(void) {
         MP_STATE_VM(pythongoose_pending_exception) = MP_OBJ_NULL;
         #if PYTHONGOOSE_MQTT
         MP_STATE_VM(pythongoose_mqtt_clients) = MP_OBJ_NULL;
+        MP_STATE_VM(pythongoose_last_topic) = MP_OBJ_NULL;
         #endif
         pg_close();
         mp_map_lookup(loaded_modules, marker, MP_MAP_LOOKUP_ADD_IF_NOT_FOUND)->value = mp_const_true;
