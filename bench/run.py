@@ -160,8 +160,8 @@ def server_argv(kind, heap=False):
 
 
 def to_us(text):
-    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(value) * {"us": 1, "ms": 1000, "s": 1e6}[unit]
+    value, unit = re.match(r"([\d.]+)(us|ms|s|m)$", text).groups()
+    return float(value) * {"us": 1, "ms": 1000, "s": 1e6, "m": 60e6}[unit]
 
 
 def run_wrk(port, duration, lua=None):
@@ -170,10 +170,14 @@ def run_wrk(port, duration, lua=None):
         argv += ["-s", lua]
     argv.append("http://127.0.0.1:%d/api/epname" % port)
     out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    total = int(re.search(r"(\d+) requests in", out).group(1))
-    p50 = to_us(re.search(r"50%\s+(\S+)", out).group(1))
-    p99 = to_us(re.search(r"99%\s+(\S+)", out).group(1))
+    try:
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        total = int(re.search(r"(\d+) requests in", out).group(1))
+        # The distribution's lines, not the "+/- Stdev" column (which can read e.g. 98.99%).
+        p50 = to_us(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+        p99 = to_us(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
+    except (AttributeError, ValueError):
+        raise RuntimeError("cannot read wrk's output:\n" + out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors or "Socket errors" in out:
         raise RuntimeError("wrk saw errors:\n" + out)
