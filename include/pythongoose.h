@@ -37,7 +37,8 @@ typedef enum {
   // A QoS>0 publish, subscribe or unsubscribe finished: `packet_id`, `status`, `text`.
   PG_MQTT_EVENT_KIND_STATUS = 2,
   // The link went down, an attempt failed, or the broker refused: `text` says why;
-  // `final_stop` when the client stopped for good (no more reconnects).
+  // `final_stop` when the client stopped for good (no more reconnects) for a reason other than
+  // the user's own `disconnect()`.
   PG_MQTT_EVENT_KIND_DISCONNECTED = 3,
   // The client stopped for good and Rust forgot it: the shim unroots the Python object.
   PG_MQTT_EVENT_KIND_RELEASED = 4,

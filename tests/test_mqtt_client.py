@@ -1038,6 +1038,31 @@ wait_signal("stop", 20000)
     assert wait_parsed(script, "MSG", 1) == [("size/t", b"small")], script.output()
 
 
+def test_publish_larger_than_max_packet_size_is_a_value_error_and_nothing_is_sent(broker, mqtt_script, paho_peer):
+    sink = paho_peer(broker)
+    sink.subscribe("size/out", 0)
+    script = mqtt_script("""
+client = mongoose.MQTTclient()
+client.connect(MQTT_URL, max_packet_size=1000)
+run(5000, client.is_connected)
+try:
+    client.pub("size/out", b"x" * 1000, 1)
+    print("RESULT no error")
+except ValueError as e:
+    print("RESULT ValueError", e)
+client.pub("size/out", b"y" * 900)
+run(500)
+client.disconnect()
+run(200)
+print("DONE")
+""", broker)
+    output = script.wait_done(10)
+    assert script.lines("RESULT ") == ["ValueError mongoose: message larger than max_packet_size"], output
+    assert sink.wait_messages(1, timeout=3) and sink.payloads("size/out") == [b"y" * 900]
+    # the user's own disconnect() is not reported as a stop
+    assert "MQTT client stopped" not in output, output
+
+
 def test_mongoose_close_stops_every_client_and_connect_works_afterwards(broker, mqtt_script, paho_peer):
     script = mqtt_script(CALLBACKS + """
 other = mongoose.MQTTclient()

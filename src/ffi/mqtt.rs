@@ -21,6 +21,7 @@ fn utf8<'a>(bytes: &'a [u8], what: &'static str) -> Result<&'a str, PgStatus> {
 fn status_of(error: ClientError) -> PgStatus {
     match error {
         ClientError::NoSuchClient => PgStatus::MqttNoSuchClient,
+        ClientError::TooLarge => last_error::set(PgStatus::InvalidArgument, "message larger than max_packet_size"),
         ClientError::Request(RequestError::QueueFull) => PgStatus::MqttQueueFull,
         ClientError::Request(RequestError::NotConnected) => PgStatus::MqttNotConnected,
         ClientError::Request(other) => last_error::set(PgStatus::InvalidArgument, other.message()),

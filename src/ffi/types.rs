@@ -152,7 +152,8 @@ pub enum PgMqttEventKind {
     /// A QoS>0 publish, subscribe or unsubscribe finished: `packet_id`, `status`, `text`.
     Status = 2,
     /// The link went down, an attempt failed, or the broker refused: `text` says why;
-    /// `final_stop` when the client stopped for good (no more reconnects).
+    /// `final_stop` when the client stopped for good (no more reconnects) for a reason other than
+    /// the user's own `disconnect()`.
     Disconnected = 3,
     /// The client stopped for good and Rust forgot it: the shim unroots the Python object.
     Released = 4,

@@ -52,13 +52,10 @@ pub fn random_u32() -> u32 {
 }
 
 /// One iteration: waits for I/O at most `timeout_ms` (less when an MQTT timer is due sooner),
-/// dispatches every event, then runs the MQTT timers that are due.
+/// dispatches every event, then runs the MQTT timers that are due. `NotStarted` until `init`
+/// or an MQTT `connect` created the loop (and again after `close`); a loop whose clients all
+/// disconnected still polls (and just waits).
 pub fn poll(timeout_ms: c_int) -> PgStatus {
-    // Connections still draining (e.g. a disconnected client's last bytes) keep the loop useful.
-    let draining = event_loop().is_some_and(|state| !state.manager.conns.is_null());
-    if !http_server::is_running() && !mqtt_client::any_running() && !draining {
-        return PgStatus::NotStarted;
-    }
     let manager: *mut mg_mgr = match event_loop() {
         Some(state) if state.polling => return PgStatus::Reentered,
         Some(state) => {
@@ -81,6 +78,15 @@ pub fn poll(timeout_ms: c_int) -> PgStatus {
     }
     mqtt_client::run_due_timers(now_ms());
     PgStatus::Ok
+}
+
+/// Frees the manager when nothing uses it (e.g. after the first listener failed to open), so
+/// that `poll` keeps saying nothing was started.
+pub fn release_if_unused() {
+    let unused = event_loop().is_some_and(|state| !state.polling && state.manager.conns.is_null());
+    if unused && !http_server::is_running() && !mqtt_client::any_running() {
+        let _ = teardown();
+    }
 }
 
 pub fn is_polling() -> bool {

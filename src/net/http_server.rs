@@ -51,6 +51,7 @@ pub fn start(listen_url: &CStr, limits: Limits, auth_enabled: bool) -> PgStatus 
     // SAFETY: the manager is initialised; the URL is NUL-terminated; the handler is a plain fn.
     let listener = unsafe { mg::mg_listen(manager, listen_url.as_ptr(), Some(on_event), core::ptr::null_mut()) };
     if listener.is_null() {
+        event_loop::release_if_unused();
         return PgStatus::ListenFailed;
     }
     let policy = HttpPolicy { routes: RouteTable::default(), limits, auth_enabled };

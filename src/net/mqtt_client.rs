@@ -18,7 +18,7 @@ use super::{send_now, write_through, VmThreadCell};
 use crate::ffi::types::{PgBytes, PgDeliveryStatus, PgMqttEvent, PgMqttEventKind};
 use crate::mqtt::codec::QoS;
 use crate::mqtt::session::{
-    ConnectionState, DeliveryStatus, Event, FailReason, RequestError, Session, SessionConfig, TransportCommand,
+    ConnectionState, DeliveryStatus, DisconnectReason, Event, FailReason, RequestError, Session, SessionConfig, TransportCommand,
 };
 
 /// `fn_data` of a connection the session no longer uses: its later events are ignored.
@@ -47,6 +47,8 @@ fn client(id: u32) -> Option<&'static mut MqttClient> {
 /// Why a request could not be made.
 pub enum ClientError {
     NoSuchClient,
+    /// The PUBLISH would be larger than the client's `max_packet_size`.
+    TooLarge,
     Request(RequestError),
 }
 
@@ -84,6 +86,11 @@ pub fn start(id: u32) -> bool {
 
 pub fn publish(id: u32, topic: &str, payload: &[u8], qos: QoS, retain: bool) -> Result<u16, ClientError> {
     let client = client(id).ok_or(ClientError::NoSuchClient)?;
+    // Topic length prefix (2) + packet id (2): the PUBLISH's remaining length.
+    let packet_size = topic.len().saturating_add(payload.len()).saturating_add(4);
+    if packet_size > client.session.config().max_incoming_packet_size {
+        return Err(ClientError::TooLarge);
+    }
     let result = client.session.publish(topic, payload, qos, retain, now_ms());
     pump(id);
     result.map_err(ClientError::Request)
@@ -276,7 +283,8 @@ fn dispatch(id: u32, event: &Event, stopping: bool) {
         }
         Event::ConnectFailed { reason } | Event::Disconnected { reason } => {
             shim_event.text = PgBytes::from_slice(reason.message().as_bytes());
-            shim_event.final_stop = stopping;
+            // The user's own disconnect() is no news to print.
+            shim_event.final_stop = stopping && *reason != DisconnectReason::ClientRequested;
         }
     }
     // SAFETY: every pointer in `shim_event` points into `event`/`owned_text`, alive during the
