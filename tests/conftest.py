@@ -13,6 +13,7 @@ MicroPython scripts with an MQTT prelude (`mqtt_script`) and a scripted TCP fake
 plugin) and paho-mqtt from requirements-dev.txt.
 """
 
+import ast
 import os
 import signal
 import socket
@@ -883,3 +884,39 @@ def fake_broker():
     yield make
     for broker in made:
         broker.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared by the MQTT test modules: callbacks that print what happens, and readers of those lines
+
+CALLBACKS = """
+def on_connect(session_present):
+    print("CONNECT", repr(session_present))
+
+
+def on_publish(topic, msg):
+    print("MSG", repr((topic, msg)))
+
+
+def on_status(pid, status):
+    print("STATUS", repr((pid, status)))
+
+
+def on_disconnect(reason):
+    print("DISCONNECT", repr(reason))
+
+
+client = mongoose.MQTTclient(on_connect, on_publish, on_disconnect=on_disconnect, on_status=on_status)
+"""
+
+
+FAST_RECONNECT = "reconnect_min_ms=100, reconnect_max_ms=300"
+
+
+def parsed(script, tag):
+    return [ast.literal_eval(rest) for rest in script.lines(tag + " ")]
+
+
+def wait_parsed(script, tag, count, timeout=5.0):
+    script.wait_for_lines(tag + " ", count, timeout)
+    return parsed(script, tag)

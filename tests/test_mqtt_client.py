@@ -11,34 +11,7 @@ import time
 
 import pytest
 
-from conftest import free_port, read_mqtt_packet
-
-CALLBACKS = """
-def on_connect(session_present):
-    print("CONNECT", repr(session_present))
-
-
-def on_publish(topic, msg):
-    print("MSG", repr((topic, msg)))
-
-
-def on_status(pid, status):
-    print("STATUS", repr((pid, status)))
-
-
-def on_disconnect(reason):
-    print("DISCONNECT", repr(reason))
-
-
-client = mongoose.MQTTclient(on_connect, on_publish, on_disconnect=on_disconnect, on_status=on_status)
-"""
-
-FAST_RECONNECT = "reconnect_min_ms=100, reconnect_max_ms=300"
-
-
-def parsed(script, tag):
-    return [ast.literal_eval(rest) for rest in script.lines(tag + " ")]
-
+from conftest import CALLBACKS, FAST_RECONNECT, free_port, parsed, read_mqtt_packet, wait_parsed
 
 def messages(script):
     return parsed(script, "MSG")
@@ -54,11 +27,6 @@ def disconnects(script):
 
 def connects(script):
     return parsed(script, "CONNECT")
-
-
-def wait_parsed(script, tag, count, timeout=5.0):
-    script.wait_for_lines(tag + " ", count, timeout)
-    return parsed(script, tag)
 
 
 def connected_clients(broker):

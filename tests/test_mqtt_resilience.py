@@ -2,7 +2,6 @@
 persistence), 70 000 QoS 1 publishes across the packet-id wrap, and a scripted fake broker that
 sends garbage, duplicates and drops links at the worst moments."""
 
-import ast
 import random
 import re
 import signal
@@ -11,38 +10,7 @@ import time
 
 import pytest
 
-from conftest import read_mqtt_packet
-
-CALLBACKS = """
-def on_connect(session_present):
-    print("CONNECT", repr(session_present))
-
-
-def on_publish(topic, msg):
-    print("MSG", repr((topic, msg)))
-
-
-def on_status(pid, status):
-    print("STATUS", repr((pid, status)))
-
-
-def on_disconnect(reason):
-    print("DISCONNECT", repr(reason))
-
-
-client = mongoose.MQTTclient(on_connect, on_publish, on_disconnect=on_disconnect, on_status=on_status)
-"""
-
-FAST_RECONNECT = "reconnect_min_ms=100, reconnect_max_ms=300"
-
-
-def parsed(script, tag):
-    return [ast.literal_eval(rest) for rest in script.lines(tag + " ")]
-
-
-def wait_parsed(script, tag, count, timeout=5.0):
-    script.wait_for_lines(tag + " ", count, timeout)
-    return parsed(script, tag)
+from conftest import CALLBACKS, FAST_RECONNECT, parsed, read_mqtt_packet, wait_parsed
 
 
 def wait_until(predicate, timeout):
