@@ -74,6 +74,10 @@ typedef struct {
   const char *listen_url;
   uintptr_t max_header_bytes;
   uintptr_t max_body_bytes;
+  // First to last byte of a request, else 408 (0: no limit).
+  uint32_t request_timeout_ms;
+  // Keep-alive connections idle this long are closed (0: never).
+  uint32_t idle_timeout_ms;
   // When false, no route asks for credentials (no auth callback was given).
   bool auth_enabled;
 } PgServerConfig;

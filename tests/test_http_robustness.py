@@ -516,3 +516,60 @@ def test_client_disconnecting_mid_body_leaves_server_serving(start_server, http)
     assert raw_bytes(server.port, b"GET /ok HTTP/1.1\r\nConnection: close\r\n\r\n").endswith(b"still ok")
     assert "api partial" not in server.output()
     assert server.alive()
+
+
+# ---------------------------------------------------------------------------------------------
+# Request and idle timeouts
+
+TIMEOUTS = """
+import mongoose
+
+mongoose.init(url=URL, request_timeout_ms=600, idle_timeout_ms=900)
+mongoose.route("/t", lambda r: "t")
+while True:
+    mongoose.poll(20)
+"""
+
+
+def test_a_request_trickled_past_the_request_timeout_gets_408_and_the_connection_closes(start_server, http):
+    server = start_server(TIMEOUTS)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        start = time.monotonic()
+        received = b""
+        s.settimeout(0.1)
+        # one byte every 100 ms: never idle, but the request never completes
+        for byte in b"GET /t HTTP/1.1\r\nHost: x\r\nX-Drip: " + b"a" * 40:
+            try:
+                s.sendall(bytes([byte]))
+            except OSError:
+                break
+            try:
+                chunk = s.recv(4096)
+            except socket.timeout:
+                chunk = None
+            if chunk is not None:
+                received += chunk
+                if not chunk or b"\r\n\r\n" in received:
+                    break
+            if time.monotonic() - start > 3:
+                break
+        received += read_all(s, timeout=1)
+    elapsed = time.monotonic() - start
+    assert received.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), received
+    assert b"Connection: close" in received
+    assert 0.5 < elapsed < 2.5, elapsed
+    assert http.get(server.url("/t"), timeout=5).text == "t"  # the server keeps serving
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(start_server):
+    server = start_server(TIMEOUTS)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(b"GET /t HTTP/1.1\r\nHost: x\r\n\r\n")
+        (response,) = read_responses(s, 1, timeout=2)
+        assert (response.status, response.body) == (200, b"t")
+        start = time.monotonic()
+        s.settimeout(3)
+        rest = s.recv(4096)  # b"" when the server closes the idle connection
+        elapsed = time.monotonic() - start
+    assert rest == b"", rest
+    assert 0.8 < elapsed < 2.5, elapsed

@@ -50,7 +50,12 @@ pub unsafe extern "C" fn pg_server_start(config: *const PgServerConfig) -> PgSta
     }
     // SAFETY: non-null and NUL-terminated per the contract.
     let url = unsafe { CStr::from_ptr(config.listen_url) };
-    let limits = Limits { max_header_bytes: config.max_header_bytes, max_body_bytes: config.max_body_bytes };
+    let limits = Limits {
+        max_header_bytes: config.max_header_bytes,
+        max_body_bytes: config.max_body_bytes,
+        request_timeout_ms: u64::from(config.request_timeout_ms),
+        idle_timeout_ms: u64::from(config.idle_timeout_ms),
+    };
     http_server::start(url, limits, config.auth_enabled)
 }
 

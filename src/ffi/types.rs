@@ -100,6 +100,10 @@ pub struct PgServerConfig {
     pub listen_url: *const c_char,
     pub max_header_bytes: usize,
     pub max_body_bytes: usize,
+    /// First to last byte of a request, else 408 (0: no limit).
+    pub request_timeout_ms: u32,
+    /// Keep-alive connections idle this long are closed (0: never).
+    pub idle_timeout_ms: u32,
     /// When false, no route asks for credentials (no auth callback was given).
     pub auth_enabled: bool,
 }

@@ -1,17 +1,55 @@
 //! Request size limits and the status a request that breaks them gets.
 
-/// Per-server limits on what one request may buffer.
+/// Per-server limits on what one request may buffer and how long a connection may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Request line plus headers, in bytes (431 when exceeded).
     pub max_header_bytes: usize,
     /// Body (`Content-Length`), in bytes (413 when exceeded).
     pub max_body_bytes: usize,
+    /// From the first byte of a request to its last; 408 when exceeded (0: no limit). Stops
+    /// clients that trickle a request byte by byte from holding a connection for ever.
+    pub request_timeout_ms: u64,
+    /// A keep-alive connection with no request for this long is closed (0: never).
+    pub idle_timeout_ms: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_header_bytes: 8 * 1024, max_body_bytes: 64 * 1024 }
+        Limits { max_header_bytes: 8 * 1024, max_body_bytes: 64 * 1024, request_timeout_ms: 10_000, idle_timeout_ms: 60_000 }
+    }
+}
+
+/// When a connection was last heard from, and when the request it is sending began.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnectionClock {
+    pub last_activity_ms: u64,
+    /// 0 while no request is partly buffered.
+    pub request_started_ms: u64,
+}
+
+/// What the timers say about a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timeout {
+    /// Within its limits.
+    None,
+    /// A request took too long to arrive: reply 408 and close.
+    RequestTooSlow,
+    /// Idle keep-alive connection: close it quietly.
+    Idle,
+}
+
+impl Limits {
+    pub fn timeout(&self, clock: ConnectionClock, now_ms: u64) -> Timeout {
+        let elapsed = |since: u64| now_ms.saturating_sub(since);
+        if clock.request_started_ms != 0 {
+            if self.request_timeout_ms != 0 && elapsed(clock.request_started_ms) > self.request_timeout_ms {
+                return Timeout::RequestTooSlow;
+            }
+        } else if self.idle_timeout_ms != 0 && elapsed(clock.last_activity_ms) > self.idle_timeout_ms {
+            return Timeout::Idle;
+        }
+        Timeout::None
     }
 }
 
@@ -68,7 +106,26 @@ pub fn header_line_count(head: &[u8]) -> usize {
 mod tests {
     use super::*;
 
-    const LIMITS: Limits = Limits { max_header_bytes: 100, max_body_bytes: 10 };
+    const LIMITS: Limits = Limits { max_header_bytes: 100, max_body_bytes: 10, request_timeout_ms: 1000, idle_timeout_ms: 5000 };
+
+    #[test]
+    fn a_request_trickling_in_past_the_request_timeout_is_408_even_with_recent_bytes() {
+        let clock = ConnectionClock { last_activity_ms: 10_990, request_started_ms: 10_000 };
+        assert_eq!(LIMITS.timeout(clock, 11_000), Timeout::None);
+        let clock = ConnectionClock { last_activity_ms: 10_999, request_started_ms: 10_000 };
+        assert_eq!(LIMITS.timeout(clock, 11_001), Timeout::RequestTooSlow);
+    }
+
+    #[test]
+    fn idle_keep_alive_connections_close_after_the_idle_timeout_and_zero_disables_both() {
+        let idle = ConnectionClock { last_activity_ms: 1_000, request_started_ms: 0 };
+        assert_eq!(LIMITS.timeout(idle, 6_000), Timeout::None);
+        assert_eq!(LIMITS.timeout(idle, 6_001), Timeout::Idle);
+        let never = Limits { request_timeout_ms: 0, idle_timeout_ms: 0, ..LIMITS };
+        assert_eq!(never.timeout(idle, u64::MAX), Timeout::None);
+        let slow = ConnectionClock { last_activity_ms: 1, request_started_ms: 1 };
+        assert_eq!(never.timeout(slow, u64::MAX), Timeout::None);
+    }
 
     #[test]
     fn partial_headers_wait_until_they_pass_the_header_limit() {
@@ -110,7 +167,7 @@ mod tests {
 
     #[test]
     fn absurd_content_length_does_not_overflow() {
-        let limits = Limits { max_header_bytes: 100, max_body_bytes: usize::MAX };
+        let limits = Limits { max_body_bytes: usize::MAX, ..LIMITS };
         let head = ParsedHead::Headers { head_len: 50, body_len: usize::MAX, chunked: false };
         assert_eq!(limits.frame(head, 60), Framing::Reject(413));
     }

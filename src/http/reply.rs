@@ -17,6 +17,7 @@ pub fn reason_phrase(status: u16) -> &'static [u8] {
         403 => b"Forbidden",
         404 => b"Not Found",
         405 => b"Method Not Allowed",
+        408 => b"Request Timeout",
         409 => b"Conflict",
         411 => b"Length Required",
         413 => b"Content Too Large",

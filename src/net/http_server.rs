@@ -12,7 +12,7 @@ use super::shim::{self, PgCallOutcome};
 use super::{mg_str_bytes, send_now, VmThreadCell};
 use crate::ffi::types::{PgBytes, PgReply, PgRequest, PgStatus};
 use crate::http::auth::BasicCredentials;
-use crate::http::limits::{header_line_count, Framing, Limits, ParsedHead};
+use crate::http::limits::{header_line_count, ConnectionClock, Framing, Limits, ParsedHead, Timeout};
 use crate::http::reply::{reason_phrase, ReplyHead};
 use crate::http::routes::{HandlerRef, Resolution, Route, RouteTable};
 
@@ -76,9 +76,63 @@ pub fn forget() {
 
 unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, _event_data: *mut c_void) {
     // A connection of a server that was closed (teardown in progress) is left alone.
-    if event == mg::MG_EV_READ as c_int && !connection.is_null() && is_running() {
-        // SAFETY: Mongoose passes a live connection to its own handler.
-        unsafe { serve_buffered_requests(connection) };
+    if connection.is_null() || !is_running() {
+        return;
+    }
+    let now = event_loop::now_ms();
+    match event as u32 {
+        mg::MG_EV_ACCEPT => set_clock(connection, ConnectionClock { last_activity_ms: now, request_started_ms: 0 }),
+        mg::MG_EV_READ => {
+            // SAFETY: Mongoose passes a live connection to its own handler.
+            unsafe { serve_buffered_requests(connection) };
+            let mut clock = read_clock(connection);
+            clock.last_activity_ms = now;
+            // SAFETY: as above.
+            let partial = unsafe { (*connection).recv.len } > 0;
+            clock.request_started_ms = match (partial, clock.request_started_ms) {
+                (false, _) => 0,
+                (true, 0) => now.max(1),
+                (true, started) => started,
+            };
+            set_clock(connection, clock);
+        }
+        // SAFETY: as above.
+        mg::MG_EV_POLL if unsafe { (*connection).is_accepted() } != 0 => enforce_timeouts(connection, now),
+        _ => {}
+    }
+}
+
+/// The connection's clock lives in its scratch space (`c->data`), so it needs no allocation and
+/// goes away with the connection.
+fn read_clock(c: *mut mg_connection) -> ConnectionClock {
+    // SAFETY: `data` is MG_DATA_SIZE (32) bytes of the live connection, larger than the clock;
+    // read unaligned because `data` is a byte array.
+    unsafe { core::ptr::read_unaligned((*c).data.as_ptr() as *const ConnectionClock) }
+}
+
+fn set_clock(c: *mut mg_connection, clock: ConnectionClock) {
+    // SAFETY: as in `read_clock`.
+    unsafe { core::ptr::write_unaligned((*c).data.as_mut_ptr() as *mut ConnectionClock, clock) }
+}
+
+/// 408 for a request that takes too long to arrive; quiet close for an idle keep-alive one.
+fn enforce_timeouts(c: *mut mg_connection, now: u64) {
+    let Some(limits) = server().map(|s| s.policy.limits) else { return };
+    // SAFETY: a live accepted connection.
+    let busy = unsafe { (*c).is_draining() != 0 || (*c).is_closing() != 0 || (*c).send.len > 0 };
+    if busy {
+        return;
+    }
+    match limits.timeout(read_clock(c), now) {
+        Timeout::None => {}
+        Timeout::RequestTooSlow => {
+            let replier = Replier { connection: c, head_only: false, close: true };
+            replier.text(408, reason_phrase(408), b"");
+            // SAFETY: as above; the partial request is dropped.
+            unsafe { (*c).recv.len = 0 };
+        }
+        // SAFETY: as above; Mongoose frees it on its next iteration.
+        Timeout::Idle => unsafe { (*c).set_is_closing(1) },
     }
 }
 

@@ -498,15 +498,18 @@ static void forget_callbacks(void) {
 }
 
 // mongoose.init(api=None, auth=None, *, url="http://0.0.0.0:8000", max_header_size=8192,
-//               max_body_size=65536)
+//               max_body_size=65536, request_timeout_ms=10000, idle_timeout_ms=60000)
 static mp_obj_t mongoose_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
-    enum { ARG_api, ARG_auth, ARG_url, ARG_max_header_size, ARG_max_body_size };
+    enum { ARG_api, ARG_auth, ARG_url, ARG_max_header_size, ARG_max_body_size, ARG_request_timeout_ms,
+           ARG_idle_timeout_ms };
     static const mp_arg_t allowed_args[] = {
         { MP_QSTR_api, MP_ARG_OBJ, {.u_obj = mp_const_none} },
         { MP_QSTR_auth, MP_ARG_OBJ, {.u_obj = mp_const_none} },
         { MP_QSTR_url, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
         { MP_QSTR_max_header_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 8192} },
         { MP_QSTR_max_body_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 65536} },
+        { MP_QSTR_request_timeout_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 10000} },
+        { MP_QSTR_idle_timeout_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 60000} },
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
@@ -546,6 +549,11 @@ static mp_obj_t mongoose_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
     if (args[ARG_max_header_size].u_int < 64 || args[ARG_max_body_size].u_int < 1) {
         mp_raise_ValueError(MP_ERROR_TEXT("max_header_size must be >= 64 and max_body_size >= 1"));
     }
+    for (int arg = ARG_request_timeout_ms; arg <= ARG_idle_timeout_ms; arg++) {
+        if (args[arg].u_int < 0 || args[arg].u_int > 0x7fffffff) {
+            mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("%q must be >= 0 (0: no limit)"), allowed_args[arg].qst);
+        }
+    }
 
     MP_STATE_VM(pythongoose_handlers) = mp_obj_new_list(0, NULL);
     MP_STATE_VM(pythongoose_auth_callback) = auth == mp_const_none ? MP_OBJ_NULL : auth;
@@ -554,6 +562,8 @@ static mp_obj_t mongoose_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
         .listen_url = url,
         .max_header_bytes = (uintptr_t)args[ARG_max_header_size].u_int,
         .max_body_bytes = (uintptr_t)args[ARG_max_body_size].u_int,
+        .request_timeout_ms = (uint32_t)args[ARG_request_timeout_ms].u_int,
+        .idle_timeout_ms = (uint32_t)args[ARG_idle_timeout_ms].u_int,
         .auth_enabled = auth != mp_const_none,
     };
     PgStatus status = pg_server_start(&config);
