@@ -1,0 +1,89 @@
+"""Type stubs for MicroPython's `mongoose` module (pythongoose), for editors and type checkers.
+
+The module itself is native (Rust + C); these stubs only describe its Python API. A test checks
+that every name here exists in the built module and the other way round.
+"""
+
+from typing import Any, Callable, Optional, Union
+
+_Buffer = Union[bytes, bytearray, memoryview]
+_Body = Union[str, bytes, bytearray, memoryview, dict, list, None]
+_Reply = Union[_Body, tuple]
+
+def init(
+    api: Union[Callable[[str], _Reply], dict[str, Callable[[str], _Reply]], None] = None,
+    auth: Optional[Callable[[str, str], Any]] = None,
+    *,
+    url: str = "http://0.0.0.0:8000",
+    max_header_size: int = 8192,
+    max_body_size: int = 65536,
+    request_timeout_ms: int = 10000,
+    idle_timeout_ms: int = 60000,
+) -> None:
+    """Starts the HTTP server. `api(body)` serves /api/<name> (or a dict of name -> handler);
+    `auth(user, password)` accepts with any truthy value. RuntimeError if already started."""
+
+def route(
+    pattern: str,
+    handler: Callable[["Request"], _Reply],
+    methods: Union[str, list[str], tuple[str, ...], None] = None,
+    auth: bool = True,
+) -> Callable[["Request"], _Reply]:
+    """Adds (or replaces) a route: `*` matches in one segment, `#` the rest of the path."""
+
+def poll(ms: int = 0) -> None:
+    """Runs the event loop once (HTTP server and MQTT clients), waiting at most `ms` ms."""
+
+def close() -> None:
+    """Closes the server, every MQTT client and every connection."""
+
+class Request:
+    """The request a route handler gets; valid only during the handler call."""
+
+    method: str
+    path: str
+    query: str
+    body: bytes
+    text: str
+    headers: dict[str, str]
+
+    def header(self, name: str, default: Any = None) -> Union[str, Any]: ...
+    def json(self) -> Any: ...
+
+class MQTTclient:
+    def __init__(
+        self,
+        on_connect: Optional[Callable[..., Any]] = None,
+        on_publish: Optional[Callable[[str, bytes], Any]] = None,
+        *,
+        on_disconnect: Optional[Callable[[str], Any]] = None,
+        on_status: Optional[Callable[[Optional[int], str], Any]] = None,
+    ) -> None: ...
+    def connect(
+        self,
+        url: str,
+        user: Union[str, _Buffer, None] = None,
+        pwd: Union[str, _Buffer, None] = None,
+        will_topic: Optional[str] = None,
+        will_msg: Union[str, _Buffer, None] = None,
+        will_qos: int = 0,
+        will_retain: bool = False,
+        *,
+        client_id: Optional[str] = None,
+        keepalive: int = 60,
+        clean_session: bool = True,
+        reconnect: bool = True,
+        max_inflight: int = 8,
+        max_queue: int = 32,
+        ack_timeout_ms: int = 10000,
+        connect_timeout_ms: int = 10000,
+        reconnect_min_ms: int = 1000,
+        reconnect_max_ms: int = 60000,
+        max_packet_size: int = 65536,
+    ) -> None: ...
+    def pub(self, topic: str, msg: Union[str, _Buffer], qos: int = 0, retain: bool = False) -> Optional[int]: ...
+    def sub(self, topic: Union[str, list[tuple[str, int]]], qos: int = 0) -> int: ...
+    def unsub(self, topic: Union[str, list[str]]) -> int: ...
+    def disconnect(self) -> None: ...
+    def is_connected(self) -> bool: ...
+    def pending(self) -> int: ...
