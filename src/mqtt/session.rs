@@ -339,6 +339,43 @@ struct PendingRequest {
     deadline_ms: u64,
 }
 
+/// Counts one more send of a packet awaiting its acknowledgement, due again after the ack
+/// timeout; `false` (and nothing changed) when it was already sent `max_attempts` times.
+fn take_attempt(attempts: &mut u8, deadline_ms: &mut u64, config: &SessionConfig, now_ms: u64) -> bool {
+    if *attempts >= config.max_attempts {
+        return false;
+    }
+    *attempts = attempts.saturating_add(1);
+    *deadline_ms = now_ms.saturating_add(config.ack_timeout_ms);
+    true
+}
+
+/// Resends the due items of one retransmission list, in order; an item `resend` gives up on
+/// (out of attempts) is removed and reported `TimedOut`. Returns whether anything was sent.
+fn resend_due<T>(
+    items: &mut Vec<T>,
+    events: &mut Vec<Event>,
+    is_due: impl Fn(&T) -> bool,
+    mut resend: impl FnMut(&mut T) -> bool,
+    packet_id: impl Fn(&T) -> u16,
+) -> bool {
+    let mut sent = false;
+    let mut index = 0;
+    while let Some(item) = items.get_mut(index) {
+        if !is_due(item) {
+            index += 1;
+        } else if resend(item) {
+            sent = true;
+            index += 1;
+        } else {
+            let packet_id = packet_id(item);
+            items.remove(index);
+            events.push(Event::Status { packet_id, status: DeliveryStatus::TimedOut });
+        }
+    }
+    sent
+}
+
 fn encode_request(request: &PendingRequest, out: &mut Vec<u8>) {
     // Sizes were checked when the request was made; encoding cannot fail here.
     let _ = match &request.kind {
@@ -945,11 +982,9 @@ impl Session {
         outgoing: &mut Vec<u8>,
         now_ms: u64,
     ) -> bool {
-        if entry.attempts >= config.max_attempts {
+        if !take_attempt(&mut entry.attempts, &mut entry.deadline_ms, config, now_ms) {
             return false;
         }
-        entry.attempts = entry.attempts.saturating_add(1);
-        entry.deadline_ms = now_ms.saturating_add(config.ack_timeout_ms);
         if entry.awaiting == AwaitedAck::PubComp {
             let _ = Packet::PubRel(entry.packet_id).encode(outgoing);
         } else {
@@ -967,11 +1002,9 @@ impl Session {
         outgoing: &mut Vec<u8>,
         now_ms: u64,
     ) -> bool {
-        if request.attempts >= config.max_attempts {
+        if !take_attempt(&mut request.attempts, &mut request.deadline_ms, config, now_ms) {
             return false;
         }
-        request.attempts = request.attempts.saturating_add(1);
-        request.deadline_ms = now_ms.saturating_add(config.ack_timeout_ms);
         encode_request(request, outgoing);
         true
     }
@@ -979,41 +1012,24 @@ impl Session {
     /// Resends every pending request and publish whose deadline passed (`only_expired`), or
     /// all of them (after a reconnect), requests first. Gives up on those out of attempts.
     fn resend_pending(&mut self, now_ms: u64, only_expired: bool) {
-        let mut index = 0;
-        while let Some(request) = self.requests.get_mut(index) {
-            if only_expired && (request.attempts == 0 || request.deadline_ms > now_ms) {
-                index += 1;
-                continue;
-            }
-            if Self::resend_request(request, &self.config, &mut self.outgoing, now_ms) {
-                self.last_sent_ms = now_ms;
-                index += 1;
-            } else {
-                let packet_id = request.packet_id;
-                self.requests.remove(index);
-                self.events.push(Event::Status {
-                    packet_id,
-                    status: DeliveryStatus::TimedOut,
-                });
-            }
-        }
-        let mut index = 0;
-        while let Some(entry) = self.inflight.get_mut(index) {
-            if only_expired && entry.deadline_ms > now_ms {
-                index += 1;
-                continue;
-            }
-            if Self::resend_publish(entry, &self.config, &mut self.outgoing, now_ms) {
-                self.last_sent_ms = now_ms;
-                index += 1;
-            } else {
-                let packet_id = entry.packet_id;
-                self.inflight.remove(index);
-                self.events.push(Event::Status {
-                    packet_id,
-                    status: DeliveryStatus::TimedOut,
-                });
-            }
+        let (config, outgoing) = (&self.config, &mut self.outgoing);
+        // Requests queued while offline (never sent) are not due for a resend yet.
+        let sent_requests = resend_due(
+            &mut self.requests,
+            &mut self.events,
+            |request| !only_expired || (request.attempts != 0 && request.deadline_ms <= now_ms),
+            |request| Self::resend_request(request, config, outgoing, now_ms),
+            |request| request.packet_id,
+        );
+        let sent_publishes = resend_due(
+            &mut self.inflight,
+            &mut self.events,
+            |entry| !only_expired || entry.deadline_ms <= now_ms,
+            |entry| Self::resend_publish(entry, config, outgoing, now_ms),
+            |entry| entry.packet_id,
+        );
+        if sent_requests || sent_publishes {
+            self.last_sent_ms = now_ms;
         }
     }
 
