@@ -98,17 +98,22 @@ static void raise_pending_exception(void) {
     }
 }
 
+// The bytes of `b`, never NULL: Rust passes NULL for empty strings, MicroPython wants a pointer.
+static const uint8_t *data_of(PgBytes b) {
+    return b.ptr != NULL ? b.ptr : (const uint8_t *)"";
+}
+
+static mp_obj_t new_bytes_of(PgBytes b) {
+    return mp_obj_new_bytes(data_of(b), b.len);
+}
+
 // Text as str when it is UTF-8, else bytes. Short strings already interned cost no allocation.
 // Can raise MemoryError: call under nlr_push.
-static mp_obj_t new_text_or_bytes(const uint8_t *data, size_t len) {
-    if (data == NULL) {
-        data = (const uint8_t *)"";
-        len = 0;
+static mp_obj_t new_text_or_bytes(PgBytes b) {
+    if (utf8_check(data_of(b), b.len)) {
+        return mp_obj_new_str((const char *)data_of(b), b.len);
     }
-    if (utf8_check(data, len)) {
-        return mp_obj_new_str((const char *)data, len);
-    }
-    return mp_obj_new_bytes(data, len);
+    return new_bytes_of(b);
 }
 
 // What an exception from a callback means for the event loop. Never raises.
@@ -141,7 +146,7 @@ static const PgRequest *request_of(mp_obj_t self_in) {
 }
 
 static mp_obj_t new_str_of(PgBytes b) {
-    return mp_obj_new_str(b.len ? (const char *)b.ptr : "", b.len);
+    return mp_obj_new_str((const char *)data_of(b), b.len);
 }
 
 // Strings up to this length are looked up among the interned ones (no allocation when found).
@@ -171,7 +176,7 @@ static mp_obj_t request_header(size_t n_args, const mp_obj_t *args) {
     const char *name = mp_obj_str_get_data(args[1], &name_len);
     PgBytes value;
     if (pg_request_header(request, (const uint8_t *)name, name_len, &value)) {
-        return new_text_or_bytes(value.ptr, value.len);
+        return new_text_or_bytes(value);
     }
     return n_args > 2 ? args[2] : mp_const_none;
 }
@@ -181,7 +186,7 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(request_header_obj, 2, 3, request_hea
 static mp_obj_t request_json(mp_obj_t self_in) {
     const PgRequest *request = request_of(self_in);
     mp_obj_t json = mp_import_name(MP_QSTR_json, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
-    mp_obj_t body = mp_obj_new_bytes(request->body.ptr ? request->body.ptr : (const uint8_t *)"", request->body.len);
+    mp_obj_t body = new_bytes_of(request->body);
     return mp_call_function_1(mp_load_attr(json, MP_QSTR_loads), body);
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(request_json_obj, request_json);
@@ -196,7 +201,7 @@ static mp_obj_t request_headers_dict(const PgRequest *request) {
         for (size_t j = 0; j < name.len; j++) {
             vstr_add_byte(&lower, unichar_tolower(name.ptr[j]));
         }
-        mp_obj_dict_store(dict, mp_obj_new_str_from_vstr(&lower), new_text_or_bytes(value.ptr, value.len));
+        mp_obj_dict_store(dict, mp_obj_new_str_from_vstr(&lower), new_text_or_bytes(value));
     }
     return dict;
 }
@@ -223,13 +228,13 @@ static void request_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
             dest[0] = new_str_of(request->method);
             break;
         case MP_QSTR_path:
-            dest[0] = new_text_or_bytes(request->path.ptr, request->path.len);
+            dest[0] = new_text_or_bytes(request->path);
             break;
         case MP_QSTR_query:
-            dest[0] = new_text_or_bytes(request->query.ptr, request->query.len);
+            dest[0] = new_text_or_bytes(request->query);
             break;
         case MP_QSTR_body:
-            dest[0] = mp_obj_new_bytes(request->body.ptr ? request->body.ptr : (const uint8_t *)"", request->body.len);
+            dest[0] = new_bytes_of(request->body);
             break;
         case MP_QSTR_text:
             dest[0] = new_str_of(request->body); // raises UnicodeError when not UTF-8
@@ -401,7 +406,7 @@ int32_t pg_shim_call_handler(uint32_t slot, uint8_t convention, const PgRequest 
     }
     mp_obj_t handler = items[slot];
     if (convention == CONVENTION_BODY_TEXT
-        && !utf8_check(request->body.ptr ? request->body.ptr : (const uint8_t *)"", request->body.len)) {
+        && !utf8_check(data_of(request->body), request->body.len)) {
         return PG_CALL_OUTCOME_BAD_BODY_TEXT;
     }
     request_obj_t *volatile request_obj = NULL;
@@ -440,8 +445,8 @@ int32_t pg_shim_check_auth(const uint8_t *user, uintptr_t user_len, const uint8_
     }
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
-        mp_obj_t user_obj = new_text_or_bytes(user, user_len);
-        mp_obj_t password_obj = new_text_or_bytes(password, password_len);
+        mp_obj_t user_obj = new_text_or_bytes(bytes_of(user, user_len));
+        mp_obj_t password_obj = new_text_or_bytes(bytes_of(password, password_len));
         bool accepted = mp_obj_is_true(mp_call_function_2(callback, user_obj, password_obj));
         nlr_pop();
         return accepted ? PG_CALL_OUTCOME_AUTH_ACCEPTED : PG_CALL_OUTCOME_AUTH_REJECTED;
@@ -1122,7 +1127,7 @@ static mp_obj_t topic_object(PgBytes topic) {
             return last;
         }
     }
-    mp_obj_t object = new_text_or_bytes(topic.ptr, topic.len);
+    mp_obj_t object = new_text_or_bytes(topic);
     MP_STATE_VM(pythongoose_last_topic) = object;
     return object;
 }
@@ -1158,20 +1163,19 @@ int32_t pg_shim_mqtt_event(uint32_t client, const PgMqttEvent *event) {
             case PG_MQTT_EVENT_KIND_MESSAGE:
                 if (self->on_publish != mp_const_none) {
                     mp_obj_t topic = topic_object(event->topic);
-                    mp_obj_t payload = mp_obj_new_bytes(event->payload.ptr ? event->payload.ptr : (const uint8_t *)"",
-                        event->payload.len);
+                    mp_obj_t payload = new_bytes_of(event->payload);
                     mp_call_function_2(self->on_publish, topic, payload);
                 }
                 break;
             case PG_MQTT_EVENT_KIND_STATUS:
                 if (self->on_status != mp_const_none) {
                     mp_call_function_2(self->on_status, MP_OBJ_NEW_SMALL_INT(event->packet_id),
-                        new_text_or_bytes(event->text.ptr, event->text.len));
+                        new_text_or_bytes(event->text));
                 }
                 break;
             case PG_MQTT_EVENT_KIND_DISCONNECTED:
                 if (self->on_disconnect != mp_const_none) {
-                    mp_call_function_1(self->on_disconnect, new_text_or_bytes(event->text.ptr, event->text.len));
+                    mp_call_function_1(self->on_disconnect, new_text_or_bytes(event->text));
                 } else if (event->final_stop) {
                     mp_printf(&mp_plat_print, "mongoose: MQTT client stopped: %.*s\n", (int)event->text.len,
                         (const char *)event->text.ptr);
