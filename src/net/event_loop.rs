@@ -71,11 +71,15 @@ pub fn poll(timeout_ms: c_int) -> PgStatus {
         }
         None => timeout_ms,
     };
+    if timeout > 0 {
+        mqtt_client::acknowledge_before_wait();
+    }
     // SAFETY: the manager stays alive: `teardown` refuses to run while `polling` is set.
     unsafe { mg::mg_mgr_poll(manager, timeout) };
     if let Some(state) = event_loop() {
         state.polling = false;
     }
+    mqtt_client::acknowledge_quiet_links();
     mqtt_client::run_due_timers(now_ms());
     PgStatus::Ok
 }
