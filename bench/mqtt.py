@@ -21,6 +21,7 @@ import os
 import re
 import resource
 import select
+import socket
 import statistics
 import subprocess
 import sys
@@ -67,7 +68,7 @@ int nanosleep(const struct timespec *req, struct timespec *rem) {
 
 NAMES = {"module": "(a) mongoose module", "chumicro": "(b) chumicro-mqtt %s" % CHUMICRO[0][1],
          "cli": "(c) mosquitto_sub+_pub", "cli_net": "(c) arrival span at sub",
-         "cli_m2": "(c) mosquitto_pub -q 1", "cli_m2_net": "(c) same, 1 ms polls"}
+         "ceiling": "(d) broker ceiling", "cli_m2": "(c) mosquitto_pub -q 1", "cli_m2_net": "(c) same, 1 ms polls"}
 TESTS = (("M1", 0), ("M1q1", 1), ("M1q2", 2), ("M2", 1))
 
 
@@ -316,6 +317,54 @@ def run_cli_m2(broker, count, run_id, base_net):
 
 
 # ---------------------------------------------------------------------------------------------
+# The broker's own ceiling
+
+
+def mqtt_packet(first_byte, body):
+    """One MQTT packet: fixed header (remaining length as a varint) then body."""
+    length, header = len(body), bytearray([first_byte])
+    while True:
+        byte, length = length % 128, length // 128
+        header.append(byte | (0x80 if length else 0))
+        if not length:
+            return bytes(header) + body
+
+
+def mqtt_string(text):
+    return len(text).to_bytes(2, "big") + text
+
+
+def run_ceiling(broker, count, run_id):
+    """What the broker can relay through one connection when the client costs nothing per
+    message: a raw socket sends CONNECT and SUBSCRIBE bench/t (QoS 0), then all COUNT PUBLISH
+    packets pre-encoded in one sendall (a thread), while the main thread reads the echo in 1 MiB
+    recv calls until every byte is back. No client can beat this with this broker."""
+    with socket.create_connection(("127.0.0.1", broker.port), timeout=30) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        client_id = b"ceiling-%d" % run_id
+        s.sendall(mqtt_packet(0x10, mqtt_string(b"MQTT") + b"\x04\x02\x00\x3c" + mqtt_string(client_id)))
+        if s.recv(4)[:1] != b"\x20":
+            raise RuntimeError("ceiling client: no CONNACK")
+        s.sendall(mqtt_packet(0x82, b"\x00\x01" + mqtt_string(TOPIC.encode()) + b"\x00"))
+        if s.recv(5)[:1] != b"\x90":
+            raise RuntimeError("ceiling client: no SUBACK")
+        burst = mqtt_packet(0x30, mqtt_string(TOPIC.encode()) + b"x" * PAYLOAD_SIZE) * count
+        mark = cpu_mark(broker)
+        start = time.monotonic()
+        writer = threading.Thread(target=s.sendall, args=(burst,), daemon=True)
+        writer.start()
+        received = 0
+        while received < len(burst):
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                raise RuntimeError("ceiling client: the broker closed the connection")
+            received += len(chunk)
+        elapsed = time.monotonic() - start
+        writer.join(5)
+    return dict(cpu_per_message(broker, mark, count), rate=count / elapsed, sent=count, done=count, failures=0)
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def measure_set(broker, runs, tests, kinds, counts, env_for, ids, errors):
@@ -328,9 +377,13 @@ def measure_set(broker, runs, tests, kinds, counts, env_for, ids, errors):
             for kind in kinds:
                 if kind == "chumicro" and qos == 2:
                     continue  # chumicro-mqtt raises UnsupportedQoSError for QoS 2
+                if kind == "ceiling" and test != "M1":
+                    continue
                 run_id = next(ids)
                 try:
-                    if kind == "cli" and test == "M2":
+                    if kind == "ceiling":
+                        rows = [(kind, run_ceiling(broker, count, run_id))]
+                    elif kind == "cli" and test == "M2":
                         rows = zip(("cli_m2", "cli_m2_net"), run_cli_m2(broker, count, run_id, base_net))
                     elif kind == "cli":
                         rows = zip(("cli", "cli_net"), run_cli_m1(broker, qos, count, run_id))
@@ -350,7 +403,7 @@ def measure_mqtt(runs, m1_count=M1_COUNT, m2_count=M2_COUNT):
     counts = (m1_count, m2_count)
     broker = Broker()
     try:
-        results = measure_set(broker, runs, TESTS, ("module", "chumicro", "cli"), counts, env_for, ids, errors)
+        results = measure_set(broker, runs, TESTS, ("module", "chumicro", "cli", "ceiling"), counts, env_for, ids, errors)
         heap = {}
         for kind in ("module", "chumicro"):
             try:
@@ -406,7 +459,7 @@ def print_mqtt(data):
 
     def names_for(test):
         return ("module", "chumicro", "cli_m2", "cli_m2_net") if test == "M2" else ("module", "chumicro", "cli",
-                                                                                    "cli_net")
+                                                                                    "cli_net", "ceiling")
     medians = print_rows(results, TESTS, names_for)
     print("  (c) M1 rows: from mosquitto_pub start to mosquitto_sub exit (as specified; mosquitto_pub -l sleeps")
     print("      100 ms for CONNACK when it is not in yet, so some runs include it), then the first-to-last arrival")
@@ -415,6 +468,9 @@ def print_mqtt(data):
     print("  (c) M2 rows: mosquitto_pub start to exit (includes its 100 ms end-of-input poll, and the 100 ms CONNACK")
     print("      poll when CONNACK is not in yet), then with those polls cut to 1 ms (LD_PRELOAD nanosleep shim),")
     print("      less its time for 1 line.")
+    print("  (d) M1 row: a raw socket on the bench's own interpreter (not a MicroPython client) writes all the")
+    print("      PUBLISH packets in one go and reads the echo in bulk: the most this broker relays through one")
+    print("      connection, whatever the client.")
     print("  CPU: user+sys of the whole client process(es), start and connect included; the broker's CPU time")
     print("      (/proc/PID/schedstat) over the same span, per message received (M1) or acknowledged (M2).")
     print()
@@ -439,6 +495,11 @@ def print_mqtt(data):
               ratio(medians, ("M1", "module"), ("M1", "cli")), ratio(medians, ("M1", "module"), ("M1", "cli_net")),
               ratio(nd, ("M1", "module"), ("M1", "cli_net")), yes[lossless("M1", "module")],
               ratio(medians, ("M1", "module"), ("M1", "chumicro"))))
+    busy = [r["broker_us"] * r["rate"] / 1e6 for r in results.get(("M1", "module"), []) if r["rate"]]
+    print("  M1   ceiling (d)/(c) = %.2f: the best ratio any client could reach with this broker; the broker was"
+          " busy %s of the wall time during (a)" % (
+              ratio(medians, ("M1", "ceiling"), ("M1", "cli")),
+              "%.0f%%" % (100 * statistics.median(busy)) if busy else "?"))
     print("  M1q1 zero loss (a): %s; M1q2 zero loss (a): %s" % (yes[lossless("M1q1", "module")],
                                                                yes[lossless("M1q2", "module")]))
     print("  M2   (a)/(c) = %.2f as specified, %.2f vs 1 ms polls (target ≥ 1.0; with nodelay broker %.2f);"
