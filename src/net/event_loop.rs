@@ -44,6 +44,7 @@ pub fn now_ms() -> u64 {
 }
 
 /// 32 random bits from the platform's source (Mongoose's mg_random: /dev/urandom, esp_random...).
+#[cfg(feature = "mqtt")]
 pub fn random_u32() -> u32 {
     let mut bytes = [0u8; 4];
     // SAFETY: fills the 4-byte buffer.

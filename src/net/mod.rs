@@ -100,6 +100,7 @@ pub fn send_now(connection: *mut mg_connection, bytes: &[u8]) {
 
 /// Writes what a connection has queued straight to its socket (a DISCONNECT must leave even if
 /// the script stops polling right after `disconnect()`); what does not fit stays queued.
+#[cfg(feature = "mqtt")]
 pub fn write_through(connection: *mut mg_connection) {
     if connection.is_null() {
         return;
