@@ -16,7 +16,7 @@ JOBS ?= 2
 MPY_MAKE_ARGS := VARIANT_DIR=$(ROOT)/mpy/unix-variant BUILD=$(UNIX_BUILD) USER_C_MODULES=$(USERMODS) \
 	PYTHONGOOSE_LIB=$(RUST_LIB)
 
-.PHONY: all build run test bench header deps sources rust micropython venv clean test-python
+.PHONY: all build run test bench fuzz header deps sources rust micropython venv clean test-python
 all: build
 
 deps: build/.deps-installed
@@ -56,8 +56,13 @@ test: build venv
 test-python: build venv
 	MICROPYTHON=$(MICROPYTHON) $(PY) -m pytest -q tests
 
+# Coverage-guided fuzzing of the protocol cores, FUZZ_SECONDS per target (corpus in fuzz/corpus/).
+FUZZ_SECONDS ?= 300
+fuzz:
+	scripts/fuzz.sh run $(FUZZ_SECONDS)
+
 bench: build venv
 	MICROPYTHON=$(MICROPYTHON) $(PY) bench/run.py
 
 clean:
-	rm -rf build target
+	rm -rf build target fuzz/target

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test suite (the Makefile's `test` target calls this after building), keeps going
 # after a failing suite, and ends with one line: "tests: N passed, N failed".
-#   cargo test (protocol core, HTTP logic, header drift), the riscv32 portability build,
-#   pytest against the real binary + Mosquitto, MicroPython's own test suite.
+#   cargo test (protocol core, HTTP logic, header drift), the riscv32 portability build, a fixed-
+#   seed libFuzzer pass over the protocol cores (scripts/fuzz.sh check), pytest against the real
+#   binary + Mosquitto, MicroPython's own test suite.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -30,6 +31,8 @@ run_suite() { # name command...
       failed=$(grep -oE '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}') ;;
     riscv32-build)
       if [ "$status" -eq 0 ]; then passed=1; else failed=1; fi ;;
+    fuzz)
+      passed=$(count "$log" 'fuzz: [0-9]+ passed'); failed=$(grep -oE 'fuzz: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0) ;;
     pytest)
       passed=$(count "$log" '[0-9]+ passed'); failed=$(count "$log" '[0-9]+ failed')
       errors=$(count "$log" '[0-9]+ errors?'); failed=$(( ${failed:-0} + ${errors:-0} )) ;;
@@ -45,6 +48,7 @@ run_suite() { # name command...
 
 run_suite cargo-test cargo test --lib
 run_suite riscv32-build cargo build --lib --no-default-features --features mqtt --target riscv32imc-unknown-none-elf
+run_suite fuzz scripts/fuzz.sh check
 run_suite pytest env MICROPYTHON="$micropython" .venv/bin/python -m pytest -q -p no:cacheprovider tests
 run_suite micropython-tests scripts/run-micropython-tests.sh third_party/micropython "$micropython"
 

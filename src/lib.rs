@@ -11,7 +11,9 @@
 )]
 
 extern crate alloc;
-#[cfg(test)]
+// Tests and `cargo fuzz` builds (fuzz/, `--cfg fuzzing`) run on the host with std: its allocator
+// and panic handler replace the ones in `runtime`.
+#[cfg(any(test, fuzzing))]
 extern crate std;
 
 pub mod http;

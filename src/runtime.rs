@@ -2,7 +2,7 @@
 //! Mongoose uses too), a panic handler that reports and aborts, and the personality symbol the
 //! precompiled `core` still references on unwinding targets.
 
-#[cfg(not(test))]
+#[cfg(not(any(test, fuzzing)))]
 mod c_heap {
     use core::alloc::{GlobalAlloc, Layout};
     use core::ffi::c_void;
@@ -77,7 +77,7 @@ mod panic_report {
 }
 
 /// The portable build (no Mongoose, e.g. the riscv32 check) still needs a panic handler.
-#[cfg(all(not(test), not(feature = "mongoose")))]
+#[cfg(all(not(test), not(fuzzing), not(feature = "mongoose")))]
 #[panic_handler]
 fn on_panic(_info: &core::panic::PanicInfo) -> ! {
     loop {
