@@ -37,7 +37,7 @@ for target in "${targets[@]}"; do
   echo "=== fuzz $target ${args[*]}"
   if "$bin/$target" -max_len=4096 -print_final_stats=1 -artifact_prefix=artifacts/$target/ "${args[@]}" \
       > "artifacts/$target.log" 2>&1; then
-    grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units)' "artifacts/$target.log" || true
+    grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units)' "artifacts/$target.log" || true
     passed=$((passed + 1))
   else
     tail -n 40 "artifacts/$target.log"
