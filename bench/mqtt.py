@@ -338,7 +338,8 @@ def run_ceiling(broker, count, run_id):
     """What the broker can relay through one connection when the client costs nothing per
     message: a raw socket sends CONNECT and SUBSCRIBE bench/t (QoS 0), then all COUNT PUBLISH
     packets pre-encoded in one sendall (a thread), while the main thread reads the echo in 1 MiB
-    recv calls until every byte is back. No client can beat this with this broker."""
+    recv calls until every byte is back (acknowledging at once when the link is quiet for 2 ms).
+    No client can beat this with this broker."""
     with socket.create_connection(("127.0.0.1", broker.port), timeout=30) as s:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client_id = b"ceiling-%d" % run_id
@@ -355,6 +356,11 @@ def run_ceiling(broker, count, run_id):
         writer.start()
         received = 0
         while received < len(burst):
+            if not select.select([s], [], [], 0.002)[0]:
+                # Quiet for 2 ms: acknowledge now, or the broker (Nagle on) may hold its last
+                # packets until Linux's delayed ACK (~40 ms), which is not the broker's speed.
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+                continue
             chunk = s.recv(1 << 20)
             if not chunk:
                 raise RuntimeError("ceiling client: the broker closed the connection")
@@ -496,9 +502,9 @@ def print_mqtt(data):
               ratio(nd, ("M1", "module"), ("M1", "cli_net")), yes[lossless("M1", "module")],
               ratio(medians, ("M1", "module"), ("M1", "chumicro"))))
     busy = [r["broker_us"] * r["rate"] / 1e6 for r in results.get(("M1", "module"), []) if r["rate"]]
-    print("  M1   ceiling (d)/(c) = %.2f: the best ratio any client could reach with this broker; the broker was"
-          " busy %s of the wall time during (a)" % (
-              ratio(medians, ("M1", "ceiling"), ("M1", "cli")),
+    print("  M1   ceiling (d)/(c) = %.2f as specified, %.2f vs arrival span: the best ratios any client could reach"
+          " with this broker; it was busy %s of the wall time during (a)" % (
+              ratio(medians, ("M1", "ceiling"), ("M1", "cli")), ratio(medians, ("M1", "ceiling"), ("M1", "cli_net")),
               "%.0f%%" % (100 * statistics.median(busy)) if busy else "?"))
     print("  M1q1 zero loss (a): %s; M1q2 zero loss (a): %s" % (yes[lossless("M1q1", "module")],
                                                                yes[lossless("M1q2", "module")]))
