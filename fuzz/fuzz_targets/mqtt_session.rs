@@ -1,6 +1,7 @@
 //! The MQTT session driven by a byte program: user calls, transport events, clock steps and
 //! broker bytes (garbage included) in any order. It never panics, keeps its bounds, consumes no
-//! more than it was given, and every byte it asks to send decodes as well-formed MQTT.
+//! more than it was given, every byte it asks to send decodes as well-formed MQTT, and due
+//! timers settle within a few polls.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -58,10 +59,10 @@ fuzz_target!(|data: &[u8]| {
         max_inflight: 1 + program.below(4),
         max_queued: program.below(5),
         max_pending_requests: program.below(4),
-        ack_timeout_ms: program.below(4) as u64 * 500,
+        ack_timeout_ms: 1 + program.below(4) as u64 * 500,
         max_attempts: 1 + program.below(3) as u8,
-        connect_timeout_ms: program.below(4) as u64 * 700,
-        ping_timeout_ms: program.below(4) as u64 * 300,
+        connect_timeout_ms: 1 + program.below(4) as u64 * 700,
+        ping_timeout_ms: 1 + program.below(4) as u64 * 300,
         reconnect_min_ms: program.below(4) as u64 * 100,
         reconnect_max_ms: program.below(4) as u64 * 1000,
         auto_reconnect: program.below(4) != 0,
@@ -132,8 +133,23 @@ fuzz_target!(|data: &[u8]| {
         assert!(session.inflight_len() <= max_inflight);
         assert!(session.queued_len() <= max_queued);
         let _ = session.drain_events();
-        if let Some(wakeup) = session.next_wakeup_ms() {
-            let _ = wakeup;
+        // Due timers settle within a few polls at the same time (a zero reconnect delay takes
+        // two: the reconnect, then the attempt's deadline), or the event loop would spin.
+        let mut polls = 0;
+        while now < u64::MAX && session.next_wakeup_ms().is_some_and(|wakeup| wakeup <= now) {
+            polls += 1;
+            assert!(polls <= 8, "still due at {now} after 8 polls: {:?}", session.state());
+            session.poll(now);
+            check_outgoing(&session.take_outgoing());
+            match session.take_transport_command() {
+                Some(TransportCommand::Open) => transport_open = true,
+                Some(TransportCommand::Close) => {
+                    transport_open = false;
+                    input.clear();
+                }
+                None => {}
+            }
+            let _ = session.drain_events();
         }
     }
 });

@@ -100,6 +100,9 @@ pub enum ConfigError {
     InvalidWillTopic(TopicError),
     ZeroMaxInflight,
     ZeroMaxAttempts,
+    /// `ack_timeout_ms`, `connect_timeout_ms` or `ping_timeout_ms` is 0: a deadline equal to the
+    /// time it was set would be due at once, forever (e.g. connect attempts with no wait).
+    ZeroTimeout,
     /// The CONNECT packet cannot be encoded (string too long, password without user name).
     Encode(EncodeError),
 }
@@ -113,6 +116,7 @@ impl ConfigError {
             ConfigError::InvalidWillTopic(error) => error.message(),
             ConfigError::ZeroMaxInflight => "max_inflight must be at least 1",
             ConfigError::ZeroMaxAttempts => "max_attempts must be at least 1",
+            ConfigError::ZeroTimeout => "timeouts must be at least 1 ms",
             ConfigError::Encode(error) => error.message(),
         }
     }
@@ -438,6 +442,9 @@ impl Session {
         }
         if config.max_attempts == 0 {
             return Err(ConfigError::ZeroMaxAttempts);
+        }
+        if config.ack_timeout_ms == 0 || config.connect_timeout_ms == 0 || config.ping_timeout_ms == 0 {
+            return Err(ConfigError::ZeroTimeout);
         }
         connect_packet(&config)
             .encoded_len()
@@ -2763,6 +2770,13 @@ mod tests {
             }),
             ConfigError::ZeroMaxAttempts
         );
+        for zeroed in [
+            SessionConfig { ack_timeout_ms: 0, ..test_config() },
+            SessionConfig { connect_timeout_ms: 0, ..test_config() },
+            SessionConfig { ping_timeout_ms: 0, ..test_config() },
+        ] {
+            assert_eq!(error(zeroed), ConfigError::ZeroTimeout);
+        }
         assert_eq!(
             error(SessionConfig {
                 password: Some(b"p".to_vec()),
