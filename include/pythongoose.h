@@ -199,6 +199,9 @@ PgStatus pg_close(void);
 
 bool pg_server_is_running(void);
 
+// True while `pg_poll` runs, i.e. inside a callback: nothing may wait on the loop then.
+bool pg_is_polling(void);
+
 // Looks up a request header case-insensitively; false when absent.
 //
 // # Safety

@@ -532,6 +532,106 @@ wait_signal("stop", 20000)
     assert wait_parsed(script, "MSG", 1) == [("again/t", b"second life")]
 
 
+# ---------------------------------------------------------------------------------------------
+# connect(wait_ms=...): umqtt-style blocking connect
+
+
+def test_connect_with_wait_ms_returns_session_present_and_a_qos0_publish_goes_out_at_once(
+        broker, mqtt_script, paho_peer):
+    sink = paho_peer(broker)
+    sink.subscribe("wait/t", 0)
+    script = mqtt_script(CALLBACKS + """
+print("FIRST", repr(client.connect(MQTT_URL, client_id="waiter", clean_session=False, wait_ms=5000)))
+print("UP", client.is_connected())
+client.pub("wait/t", "right after connect", 0)
+client.disconnect()
+second = mongoose.MQTTclient()
+print("SECOND", repr(second.connect(MQTT_URL, client_id="waiter", clean_session=False, wait_ms=5000)))
+print("PLAIN", repr(mongoose.MQTTclient().connect(MQTT_URL)))
+print("DONE")
+""", broker)
+    output = script.wait_done(10)
+    assert parsed(script, "FIRST") == [False] and parsed(script, "SECOND") == [True], output
+    assert "UP True" in output and parsed(script, "PLAIN") == [None], output
+    # on_connect ran inside the wait, before connect() returned
+    assert output.index("CONNECT False") < output.index("FIRST False"), output
+    sink.wait_messages(1, timeout=5)
+    assert [(t, p) for t, p, _, _, _ in sink.received()] == [("wait/t", b"right after connect")]
+
+
+def test_connect_with_wait_ms_raises_the_brokers_refusal(brokers, mqtt_script):
+    broker = brokers(users={"user": "pass"})
+    script = mqtt_script(CALLBACKS + """
+try:
+    client.connect(MQTT_URL, "user", "wrong", wait_ms=5000)
+    print("NO ERROR")
+except OSError as e:
+    print("ERROR", repr(str(e)))
+print("CONNECTED", client.is_connected())
+print("DONE")
+""", broker)
+    output = script.wait_done(10)
+    errors = parsed(script, "ERROR")
+    assert len(errors) == 1 and errors[0].startswith("mongoose: MQTT client stopped: connection refused: "), output
+    assert disconnects(script) == [errors[0].split("stopped: ", 1)[1]] and "CONNECTED False" in output
+
+
+def test_connect_with_wait_ms_times_out_on_an_unreachable_broker_and_keeps_trying(brokers, mqtt_script):
+    broker = brokers(start=False)
+    script = mqtt_script(CALLBACKS + """
+import errno
+start = time.ticks_ms()
+try:
+    client.connect(MQTT_URL, wait_ms=600, reconnect_min_ms=100, reconnect_max_ms=200)
+    print("NO ERROR")
+except OSError as e:
+    print("TIMEOUT", e.errno == errno.ETIMEDOUT, repr(e.args[1]))
+print("WAITED", time.ticks_diff(time.ticks_ms(), start))
+wait_signal("broker", 10000)
+run(10000, client.is_connected)
+print("LATER", client.is_connected())
+print("DONE")
+""", broker)
+    assert script.wait_for_output("WAITED", timeout=5), script.output()
+    timeout = script.lines("TIMEOUT ")
+    assert len(timeout) == 1 and timeout[0].startswith("True "), script.output()
+    assert "within 600 ms (the client keeps trying); last attempt: connection closed" in timeout[0]
+    assert 550 <= int(script.lines("WAITED ")[0]) <= 3000
+    broker.start()
+    script.signal("broker")
+    output = script.wait_done(15)
+    assert "LATER True" in output and connects(script) == [False], output
+
+
+def test_connect_with_wait_ms_inside_a_callback_raises_and_bad_values_are_value_errors(broker, mqtt_script):
+    script = mqtt_script(CALLBACKS + """
+other = mongoose.MQTTclient()
+def on_connect(session_present):
+    try:
+        other.connect(MQTT_URL, wait_ms=1000)
+        print("INSIDE no error")
+    except RuntimeError as e:
+        print("INSIDE", repr(str(e)))
+client = mongoose.MQTTclient(on_connect)
+client.connect(MQTT_URL)
+run(5000, client.is_connected)
+run(200)
+for bad in (-1, 1 << 40):
+    try:
+        other.connect(MQTT_URL, wait_ms=bad)
+        print("BAD no error")
+    except ValueError as e:
+        print("BAD", repr(str(e)))
+print("OTHER", repr(other.connect(MQTT_URL, wait_ms=3000)))
+print("DONE")
+""", broker)
+    output = script.wait_done(10)
+    assert script.lines("INSIDE ") == [repr("mongoose: connect(wait_ms=...) cannot wait inside a callback; "
+                                            "use on_connect")], output
+    assert script.lines("BAD ") == [repr("wait_ms must be >= 0")] * 2, output
+    assert parsed(script, "OTHER") == [False], output
+
+
 def test_connect_accepts_localhost(broker, mqtt_script):
     script = mqtt_script(CALLBACKS + """
 client.connect(MQTT_URL.replace("127.0.0.1", "localhost"))

@@ -138,6 +138,12 @@ pub extern "C" fn pg_server_is_running() -> bool {
     http_server::is_running()
 }
 
+/// True while `pg_poll` runs, i.e. inside a callback: nothing may wait on the loop then.
+#[no_mangle]
+pub extern "C" fn pg_is_polling() -> bool {
+    event_loop::is_polling()
+}
+
 /// Looks up a request header case-insensitively; false when absent.
 ///
 /// # Safety

@@ -697,7 +697,9 @@ typedef struct {
     mp_obj_t on_publish;
     mp_obj_t on_disconnect;
     mp_obj_t on_status;
+    mp_obj_t last_reason; // why the link last went down or an attempt failed (str), or None
     int32_t client; // Rust client id while running, else -1
+    bool session_present; // of the latest CONNACK
 } mqtt_client_obj_t;
 
 static const mp_obj_type_t pythongoose_type_mqtt_client;
@@ -723,6 +725,7 @@ static mp_obj_t mqtt_client_make_new(const mp_obj_type_t *type, size_t n_args, s
     self->on_publish = args[ARG_on_publish].u_obj;
     self->on_disconnect = args[ARG_on_disconnect].u_obj;
     self->on_status = args[ARG_on_status].u_obj;
+    self->last_reason = mp_const_none;
     self->client = -1;
     return MP_OBJ_FROM_PTR(self);
 }
@@ -876,11 +879,16 @@ static const char *url_with_resolved_host(const char *url, vstr_t *storage) {
 //                will_retain=False, *, client_id=None, keepalive=60, clean_session=True,
 //                reconnect=True, max_inflight=8, max_queue=32, ack_timeout_ms=10000,
 //                connect_timeout_ms=10000, reconnect_min_ms=1000, reconnect_max_ms=60000,
-//                max_packet_size=65536)
+//                max_packet_size=65536, wait_ms=0)
+// With wait_ms > 0 it runs the event loop until CONNACK and returns the session-present flag, or
+// raises OSError: the client stopped (refused, or failed with reconnect=False), or wait_ms ran
+// out (ETIMEDOUT; the client keeps trying unless disconnect() is called).
+static mp_obj_t wait_until_connected(mqtt_client_obj_t *self, mp_int_t wait_ms);
+
 static mp_obj_t mqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     enum { ARG_url, ARG_user, ARG_pwd, ARG_will_topic, ARG_will_msg, ARG_will_qos, ARG_will_retain, ARG_client_id,
            ARG_keepalive, ARG_clean_session, ARG_reconnect, ARG_max_inflight, ARG_max_queue, ARG_ack_timeout_ms,
-           ARG_connect_timeout_ms, ARG_reconnect_min_ms, ARG_reconnect_max_ms, ARG_max_packet_size };
+           ARG_connect_timeout_ms, ARG_reconnect_min_ms, ARG_reconnect_max_ms, ARG_max_packet_size, ARG_wait_ms };
     static const mp_arg_t allowed_args[] = {
         { MP_QSTR_url, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_user, MP_ARG_OBJ, {.u_obj = mp_const_none} },
@@ -900,6 +908,7 @@ static mp_obj_t mqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_
         { MP_QSTR_reconnect_min_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 1000} },
         { MP_QSTR_reconnect_max_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 60000} },
         { MP_QSTR_max_packet_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 65536} },
+        { MP_QSTR_wait_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 0} },
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
@@ -925,6 +934,14 @@ static mp_obj_t mqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_
     }
     if (args[ARG_max_queue].u_int < 0 || args[ARG_max_queue].u_int > 0x7fffffff) {
         mp_raise_ValueError(MP_ERROR_TEXT("max_queue must be >= 0"));
+    }
+    mp_int_t wait_ms = args[ARG_wait_ms].u_int;
+    if (wait_ms < 0 || wait_ms > 0x7fffffff) {
+        mp_raise_ValueError(MP_ERROR_TEXT("wait_ms must be >= 0"));
+    }
+    if (wait_ms > 0 && pg_is_polling()) {
+        mp_raise_msg(&mp_type_RuntimeError,
+            MP_ERROR_TEXT("mongoose: connect(wait_ms=...) cannot wait inside a callback; use on_connect"));
     }
     // The seed passes "" for "no user name / password".
     bool has_user = args[ARG_user].u_obj != mp_const_none;
@@ -964,11 +981,41 @@ static mp_obj_t mqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_
     raise_for_status(pg_mqtt_connect(&config, &client));
     // Rooted before anything goes on the network: an attempt may fail (and call back) at once.
     self->client = (int32_t)client;
+    self->last_reason = mp_const_none;
+    self->session_present = false;
     mp_obj_dict_store(clients, MP_OBJ_NEW_SMALL_INT(client), MP_OBJ_FROM_PTR(self));
     raise_for_status(pg_mqtt_start(client));
-    return mp_const_none;
+    return wait_ms > 0 ? wait_until_connected(self, wait_ms) : mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(mqtt_client_connect_obj, 2, mqtt_client_connect);
+
+static mp_obj_t wait_until_connected(mqtt_client_obj_t *self, mp_int_t wait_ms) {
+    mp_uint_t start = mp_hal_ticks_ms();
+    for (;;) {
+        if (self->client < 0) {
+            mp_raise_msg_varg(&mp_type_OSError, MP_ERROR_TEXT("mongoose: MQTT client stopped: %s"),
+                self->last_reason == mp_const_none ? "disconnected" : mp_obj_str_get_str(self->last_reason));
+        }
+        if (pg_mqtt_is_connected((uint32_t)self->client)) {
+            return mp_obj_new_bool(self->session_present);
+        }
+        mp_int_t left = wait_ms - (mp_int_t)(mp_hal_ticks_ms() - start);
+        if (left <= 0) {
+            vstr_t text;
+            vstr_init(&text, 80);
+            vstr_printf(&text, "mongoose: not connected within %d ms (the client keeps trying)", (int)wait_ms);
+            if (self->last_reason != mp_const_none) {
+                vstr_printf(&text, "; last attempt: %s", mp_obj_str_get_str(self->last_reason));
+            }
+            mp_obj_t args[2] = { MP_OBJ_NEW_SMALL_INT(MP_ETIMEDOUT), mp_obj_new_str_from_vstr(&text) };
+            nlr_raise(mp_obj_new_exception_args(&mp_type_OSError, 2, args));
+        }
+        PgStatus status = pg_poll(left > 50 ? 50 : (int)left);
+        raise_pending_exception();
+        raise_for_status(status);
+        mp_handle_pending(true); // Ctrl-C and scheduled callbacks, as between bytecodes
+    }
+}
 
 // Reports a publish the queue could not take through on_status (if any), then raises.
 static void report_queue_full(mqtt_client_obj_t *self) {
@@ -1152,6 +1199,8 @@ int32_t pg_shim_mqtt_event(uint32_t client, const PgMqttEvent *event) {
     if (nlr_push(&nlr) == 0) {
         switch (event->kind) {
             case PG_MQTT_EVENT_KIND_CONNECTED:
+                self->session_present = event->session_present;
+                self->last_reason = mp_const_none;
                 if (self->on_connect != mp_const_none) {
                     if (takes_an_argument(self->on_connect)) {
                         mp_call_function_1(self->on_connect, mp_obj_new_bool(event->session_present));
@@ -1174,8 +1223,9 @@ int32_t pg_shim_mqtt_event(uint32_t client, const PgMqttEvent *event) {
                 }
                 break;
             case PG_MQTT_EVENT_KIND_DISCONNECTED:
+                self->last_reason = new_text_or_bytes(event->text);
                 if (self->on_disconnect != mp_const_none) {
-                    mp_call_function_1(self->on_disconnect, new_text_or_bytes(event->text));
+                    mp_call_function_1(self->on_disconnect, self->last_reason);
                 } else if (event->final_stop) {
                     mp_printf(&mp_plat_print, "mongoose: MQTT client stopped: %.*s\n", (int)event->text.len,
                         (const char *)event->text.ptr);
