@@ -5,6 +5,7 @@ import hashlib
 import json
 import random
 import selectors
+import signal
 import socket
 import struct
 import threading
@@ -313,6 +314,41 @@ def test_sigint_while_waiting_in_poll_exits_promptly_with_keyboard_interrupt(sta
     assert "KeyboardInterrupt out of poll" in out
     assert "Traceback (most recent call last):" in out
     assert out.rstrip().splitlines()[-1].startswith("KeyboardInterrupt")
+
+
+CARRY_ON = """
+import mongoose
+
+served = []
+mongoose.init(url=URL)
+mongoose.route("/after", lambda request: served.append(1) or "still serving")
+print("polling")
+try:
+    while True:
+        mongoose.poll(1000)
+except KeyboardInterrupt:
+    print("caught")
+for _ in range(500):
+    mongoose.poll(10)
+    if served:
+        break
+mongoose.close()
+print("closed", len(served))
+"""
+
+
+def test_after_a_caught_ctrl_c_the_loop_still_serves_and_closes(start_server, http):
+    """Ctrl-C goes through MicroPython's scheduler (MICROPY_ASYNC_KBD_INTR=0): it must not jump
+    out of the module's frames in the middle of poll() and leave the loop marked as running."""
+    server = start_server(CARRY_ON)
+    assert server.wait_for_output("polling")
+    time.sleep(0.3)  # well inside a poll(1000)
+    server.proc.send_signal(signal.SIGINT)
+    assert server.wait_for_output("caught", timeout=2), server.all_output()
+    response = http.get(server.url("/after"), timeout=5)
+    assert (response.status_code, response.text) == (200, "still serving")
+    assert server.wait_exit(5) == 0, server.all_output()
+    assert "closed 1" in server.output() and "RuntimeError" not in server.all_output()
 
 
 BUSY = """

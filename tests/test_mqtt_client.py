@@ -603,6 +603,31 @@ print("DONE")
     assert "LATER True" in output and connects(script) == [False], output
 
 
+def test_ctrl_c_interrupts_a_connect_that_waits(brokers, mqtt_script):
+    broker = brokers(start=False)
+    # No callbacks: a KeyboardInterrupt cannot surface through Python code run by the wait.
+    script = mqtt_script("""
+client = mongoose.MQTTclient()
+print("WAITING")
+start = time.ticks_ms()
+try:
+    client.connect(MQTT_URL, wait_ms=30000, reconnect_min_ms=100, reconnect_max_ms=200)
+    print("NO INTERRUPT")
+except KeyboardInterrupt:
+    print("INTERRUPTED", time.ticks_diff(time.ticks_ms(), start))
+client.disconnect()
+mongoose.poll(10)
+mongoose.close()
+print("AFTER OK")
+""", broker)
+    assert script.wait_for_output("WAITING", timeout=5), script.output()
+    time.sleep(0.5)
+    assert script.interrupt(timeout=5) == 0, script.all_output()
+    waited = script.lines("INTERRUPTED ")
+    assert len(waited) == 1 and int(waited[0]) < 5000, script.output()
+    assert "AFTER OK" in script.output(), script.all_output()
+
+
 def test_connect_with_wait_ms_inside_a_callback_raises_and_bad_values_are_value_errors(broker, mqtt_script):
     script = mqtt_script(CALLBACKS + """
 other = mongoose.MQTTclient()

@@ -30,6 +30,13 @@
 
 #include "pythongoose.h"
 
+#if MICROPY_ASYNC_KBD_INTR
+// With it, Ctrl-C longjmps out of the signal handler wherever the process is, Rust and Mongoose
+// frames included: their clean-up would be skipped. Build the port with it set to 0 (see
+// mpy/unix-variant/mpconfigvariant.h); KeyboardInterrupt then comes through the scheduler.
+#error "pythongoose needs MICROPY_ASYNC_KBD_INTR=0"
+#endif
+
 // 0 builds the HTTP-only module (the Rust library then comes without its `mqtt` feature).
 #ifndef PYTHONGOOSE_MQTT
 #define PYTHONGOOSE_MQTT (1)
@@ -660,6 +667,7 @@ static mp_obj_t mongoose_poll(size_t n_args, const mp_obj_t *args) {
     }
     PgStatus status = pg_poll(ms > INT_MAX ? INT_MAX : (int)ms);
     raise_pending_exception();
+    mp_handle_pending(true); // a Ctrl-C that ended the wait is raised here, not a statement later
     if (status == PG_STATUS_NOT_STARTED) {
         mp_raise_msg(&mp_type_RuntimeError,
             MP_ERROR_TEXT("mongoose: nothing to poll: call mongoose.init() or connect an MQTTclient first"));
