@@ -575,6 +575,19 @@ print("DONE")
     assert len(errors) == 1 and errors[0].startswith("mongoose: MQTT client stopped: connection refused: "), output
     assert disconnects(script) == [errors[0].split("stopped: ", 1)[1]] and "CONNECTED False" in output
 
+    # Without on_disconnect the refusal is raised, and not printed as well.
+    bare = mqtt_script("""
+client = mongoose.MQTTclient()
+try:
+    client.connect(MQTT_URL, "user", "wrong", wait_ms=5000)
+except OSError as e:
+    print("ERROR", repr(str(e)))
+print("DONE")
+""", broker, name="bare")
+    bare_output = bare.wait_done(10)
+    assert parsed(bare, "ERROR") == errors and "mongoose: MQTT client stopped" not in bare_output.replace(
+        "ERROR " + repr(errors[0]), ""), bare_output
+
 
 def test_connect_with_wait_ms_times_out_on_an_unreachable_broker_and_keeps_trying(brokers, mqtt_script):
     broker = brokers(start=False)

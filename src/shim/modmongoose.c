@@ -708,6 +708,7 @@ typedef struct {
     mp_obj_t last_reason; // why the link last went down or an attempt failed (str), or None
     int32_t client; // Rust client id while running, else -1
     bool session_present; // of the latest CONNACK
+    bool waiting; // inside connect(wait_ms=...): a final stop is raised there, not printed
 } mqtt_client_obj_t;
 
 static const mp_obj_type_t pythongoose_type_mqtt_client;
@@ -735,6 +736,7 @@ static mp_obj_t mqtt_client_make_new(const mp_obj_type_t *type, size_t n_args, s
     self->on_status = args[ARG_on_status].u_obj;
     self->last_reason = mp_const_none;
     self->client = -1;
+    self->waiting = false;
     return MP_OBJ_FROM_PTR(self);
 }
 
@@ -997,7 +999,22 @@ static mp_obj_t mqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(mqtt_client_connect_obj, 2, mqtt_client_connect);
 
+static mp_obj_t wait_for_connack(mqtt_client_obj_t *self, mp_int_t wait_ms);
+
 static mp_obj_t wait_until_connected(mqtt_client_obj_t *self, mp_int_t wait_ms) {
+    self->waiting = true;
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t session_present = wait_for_connack(self, wait_ms);
+        nlr_pop();
+        self->waiting = false;
+        return session_present;
+    }
+    self->waiting = false;
+    nlr_jump(nlr.ret_val);
+}
+
+static mp_obj_t wait_for_connack(mqtt_client_obj_t *self, mp_int_t wait_ms) {
     mp_uint_t start = mp_hal_ticks_ms();
     for (;;) {
         if (self->client < 0) {
@@ -1234,7 +1251,7 @@ int32_t pg_shim_mqtt_event(uint32_t client, const PgMqttEvent *event) {
                 self->last_reason = new_text_or_bytes(event->text);
                 if (self->on_disconnect != mp_const_none) {
                     mp_call_function_1(self->on_disconnect, self->last_reason);
-                } else if (event->final_stop) {
+                } else if (event->final_stop && !self->waiting) {
                     mp_printf(&mp_plat_print, "mongoose: MQTT client stopped: %.*s\n", (int)event->text.len,
                         (const char *)event->text.ptr);
                 }
