@@ -659,20 +659,27 @@ static mp_obj_t mongoose_route(size_t n_args, const mp_obj_t *pos_args, mp_map_t
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(mongoose_route_obj, 2, mongoose_route);
 
+// Runs the event loop once (at most `ms` of waiting), then raises what it left: an exception a
+// callback carried out, a Ctrl-C or scheduled callback that ended the wait (here, not a
+// statement later), or the loop's status.
+static void poll_once(int ms) {
+    PgStatus status = pg_poll(ms);
+    raise_pending_exception();
+    mp_handle_pending(true);
+    if (status == PG_STATUS_NOT_STARTED) {
+        mp_raise_msg(&mp_type_RuntimeError,
+            MP_ERROR_TEXT("mongoose: nothing to poll: call mongoose.init() or connect an MQTTclient first"));
+    }
+    raise_for_status(status);
+}
+
 // mongoose.poll(ms=0): runs the event loop once, waiting at most ms milliseconds for I/O.
 static mp_obj_t mongoose_poll(size_t n_args, const mp_obj_t *args) {
     mp_int_t ms = n_args > 0 ? mp_obj_get_int(args[0]) : 0;
     if (ms < 0) {
         mp_raise_ValueError(MP_ERROR_TEXT("poll timeout must be >= 0 ms"));
     }
-    PgStatus status = pg_poll(ms > INT_MAX ? INT_MAX : (int)ms);
-    raise_pending_exception();
-    mp_handle_pending(true); // a Ctrl-C that ended the wait is raised here, not a statement later
-    if (status == PG_STATUS_NOT_STARTED) {
-        mp_raise_msg(&mp_type_RuntimeError,
-            MP_ERROR_TEXT("mongoose: nothing to poll: call mongoose.init() or connect an MQTTclient first"));
-    }
-    raise_for_status(status);
+    poll_once(ms > INT_MAX ? INT_MAX : (int)ms);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mongoose_poll_obj, 0, 1, mongoose_poll);
@@ -1035,10 +1042,7 @@ static mp_obj_t wait_for_connack(mqtt_client_obj_t *self, mp_int_t wait_ms) {
             mp_obj_t args[2] = { MP_OBJ_NEW_SMALL_INT(MP_ETIMEDOUT), mp_obj_new_str_from_vstr(&text) };
             nlr_raise(mp_obj_new_exception_args(&mp_type_OSError, 2, args));
         }
-        PgStatus status = pg_poll(left > 50 ? 50 : (int)left);
-        raise_pending_exception();
-        raise_for_status(status);
-        mp_handle_pending(true); // Ctrl-C and scheduled callbacks, as between bytecodes
+        poll_once(left > 50 ? 50 : (int)left);
     }
 }
 
