@@ -44,6 +44,20 @@ fn check_outgoing(outgoing: &[u8]) {
     }
 }
 
+/// What the event layer does after each call: send the session's bytes (checked here) and open
+/// or close the transport (a closed one drops the broker bytes not yet handed over).
+fn carry_out(session: &mut Session, transport_open: &mut bool, input: &mut Vec<u8>) {
+    check_outgoing(&session.take_outgoing());
+    match session.take_transport_command() {
+        Some(TransportCommand::Open) => *transport_open = true,
+        Some(TransportCommand::Close) => {
+            *transport_open = false;
+            input.clear();
+        }
+        None => {}
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let mut program = Program { bytes: data };
     let config = SessionConfig {
@@ -121,15 +135,7 @@ fuzz_target!(|data: &[u8]| {
                 input.clear();
             }
         }
-        check_outgoing(&session.take_outgoing());
-        match session.take_transport_command() {
-            Some(TransportCommand::Open) => transport_open = true,
-            Some(TransportCommand::Close) => {
-                transport_open = false;
-                input.clear();
-            }
-            None => {}
-        }
+        carry_out(&mut session, &mut transport_open, &mut input);
         assert!(session.inflight_len() <= max_inflight);
         assert!(session.queued_len() <= max_queued);
         let _ = session.drain_events();
@@ -140,15 +146,7 @@ fuzz_target!(|data: &[u8]| {
             polls += 1;
             assert!(polls <= 8, "still due at {now} after 8 polls: {:?}", session.state());
             session.poll(now);
-            check_outgoing(&session.take_outgoing());
-            match session.take_transport_command() {
-                Some(TransportCommand::Open) => transport_open = true,
-                Some(TransportCommand::Close) => {
-                    transport_open = false;
-                    input.clear();
-                }
-                None => {}
-            }
+            carry_out(&mut session, &mut transport_open, &mut input);
             let _ = session.drain_events();
         }
     }
