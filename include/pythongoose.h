@@ -26,7 +26,22 @@ typedef enum {
   PG_STATUS_MQTT_QUEUE_FULL = 7,
   // The MQTT client is not running (never connected, disconnected, or stopped for good).
   PG_STATUS_MQTT_NO_SUCH_CLIENT = 8,
+  // The platform's resolver does not know a host name (`pg_last_error_message` names it).
+  PG_STATUS_HOST_NOT_FOUND = 9,
 } PgStatus;
+
+// How `pg_mqtt_wait_connected` ended.
+typedef enum {
+  PG_WAIT_RESULT_CONNECTED = 0,
+  // The client stopped for good: its `on_disconnect` (or the shim's record) has the reason.
+  PG_WAIT_RESULT_STOPPED = 1,
+  // Not connected in time; the client keeps trying.
+  PG_WAIT_RESULT_TIMED_OUT = 2,
+  // A KeyboardInterrupt/SystemExit (a callback's, or Ctrl-C) waits to be raised.
+  PG_WAIT_RESULT_INTERRUPTED = 3,
+  // Called from inside a callback.
+  PG_WAIT_RESULT_REENTERED = 4,
+} PgWaitResult;
 
 // What happened to an MQTT client, for its Python callbacks.
 typedef enum {
@@ -66,6 +81,9 @@ typedef enum {
   PG_CALL_OUTCOME_AUTH_REJECTED = 4,
   // The auth callback accepted the credentials.
   PG_CALL_OUTCOME_AUTH_ACCEPTED = 5,
+  // Not called: a KeyboardInterrupt/SystemExit is still waiting to be raised. The event or
+  // request stays queued for the next `poll()`.
+  PG_CALL_OUTCOME_DEFERRED = 6,
 } PgCallOutcome;
 
 // Options of `pg_server_start`.
@@ -199,6 +217,10 @@ PgStatus pg_close(void);
 
 bool pg_server_is_running(void);
 
+// The shim raised (or dropped) the KeyboardInterrupt/SystemExit a callback left: what was held
+// back (MQTT events, HTTP requests) is delivered again from the next poll on.
+void pg_stop_raised(void);
+
 // True while `pg_poll` runs, i.e. inside a callback: nothing may wait on the loop then.
 bool pg_is_polling(void);
 
@@ -221,12 +243,16 @@ bool pg_request_header_at(const PgRequest *request, uintptr_t index, PgBytes *na
 // The detail of the last `InvalidArgument` (NUL-terminated, valid until the next call).
 const char *pg_last_error_message(void);
 
-// Creates a client; `*client_out` receives its id. Nothing goes on the network until
-// `pg_mqtt_start`: root the client's callbacks in between.
+// The id the next client will have: root its Python object under it, then `pg_mqtt_connect`.
+// Ids are not reused while anything may still name a client.
+uint32_t pg_mqtt_reserve_id(void);
+
+// Creates client `client` (an id from `pg_mqtt_reserve_id`). Nothing goes on the network until
+// `pg_mqtt_start`.
 //
 // # Safety
-// `config` is valid (its `url` NUL-terminated, its byte strings readable); `client_out` writable.
-PgStatus pg_mqtt_connect(const PgMqttConfig *config, uint32_t *client_out);
+// `config` is valid (its `url` NUL-terminated, its byte strings readable).
+PgStatus pg_mqtt_connect(const PgMqttConfig *config, uint32_t client);
 
 // Starts connecting (and reconnecting, by itself, from then on).
 PgStatus pg_mqtt_start(uint32_t client);
@@ -260,6 +286,10 @@ PgStatus pg_mqtt_unsubscribe(uint32_t client,
                              uintptr_t count,
                              uint16_t *packet_id_out);
 
+// Runs the event loop until `client` is connected (umqtt's blocking `connect()`), stops, or
+// `wait_ms` pass; returns early when something must be raised (the shim raises it).
+PgWaitResult pg_mqtt_wait_connected(uint32_t client, uint32_t wait_ms);
+
 // Clean disconnect: DISCONNECT is sent (so no will), pending requests fail, the client stops.
 PgStatus pg_mqtt_disconnect(uint32_t client);
 
@@ -285,5 +315,14 @@ extern int32_t pg_shim_check_auth(const uint8_t *user,
 
 // Hands an MQTT client's event to its Python callbacks; returns a `PgCallOutcome` code.
 extern int32_t pg_shim_mqtt_event(uint32_t client, const PgMqttEvent *event);
+
+// Looks a host name up with the platform's resolver (blocking, no Python involved): 1 and
+// the IPv4 address in `address_out`, 0 when the name is unknown, -1 when the port has no
+// resolver of its own (Mongoose's DNS client then resolves it).
+extern int32_t pg_shim_resolve_ipv4(const uint8_t *name, uintptr_t name_len, uint8_t *address_out);
+
+// Whether MicroPython holds an exception to raise at its next check (Ctrl-C's
+// KeyboardInterrupt, a scheduled callback's): reads its state, runs nothing.
+extern bool pg_shim_interrupt_pending(void);
 
 #endif  /* PYTHONGOOSE_H */

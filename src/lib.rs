@@ -19,6 +19,7 @@ extern crate std;
 pub mod http;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
+pub mod url;
 
 #[cfg(feature = "mongoose")]
 pub mod ffi;

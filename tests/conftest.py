@@ -890,8 +890,8 @@ def fake_broker():
 # Shared by the MQTT test modules: callbacks that print what happens, and readers of those lines
 
 CALLBACKS = """
-def on_connect(session_present):
-    print("CONNECT", repr(session_present))
+def on_connect():
+    print("CONNECT", repr(client.session_present))
 
 
 def on_publish(topic, msg):

@@ -5,7 +5,7 @@ use core::ffi::c_char;
 use super::types::PgStatus;
 use crate::net::VmThreadCell;
 
-const CAPACITY: usize = 160;
+const CAPACITY: usize = 320;
 
 static LAST_ERROR: VmThreadCell<[u8; CAPACITY]> = VmThreadCell::new([0; CAPACITY]);
 
@@ -21,6 +21,11 @@ pub fn set(status: PgStatus, message: &str) -> PgStatus {
         *terminator = 0;
     }
     status
+}
+
+/// For a required pointer argument that is null (a shim bug, never the user's input).
+pub fn null_argument() -> PgStatus {
+    set(PgStatus::InvalidArgument, "internal error: a required argument is missing")
 }
 
 pub fn message() -> *const c_char {

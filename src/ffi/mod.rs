@@ -18,6 +18,7 @@ use core::ffi::{c_char, c_int, CStr};
 use crate::http::limits::Limits;
 use crate::http::routes::{CallingConvention, HandlerRef, MethodSet, Route};
 use crate::net::{event_loop, http_server};
+use crate::url::UrlRole;
 use types::{PgBytes, PgRequest, PgServerConfig, PgStatus};
 
 /// A NUL-terminated, static description of a status code.
@@ -33,6 +34,7 @@ pub extern "C" fn pg_status_message(status: PgStatus) -> *const c_char {
         PgStatus::MqttNotConnected => c"the MQTT client is not connected (QoS 0 messages are not queued)",
         PgStatus::MqttQueueFull => c"the MQTT publish queue is full: poll() and retry",
         PgStatus::MqttNoSuchClient => c"the MQTT client is not running: call connect() first",
+        PgStatus::HostNotFound => c"cannot resolve the host name",
     };
     text.as_ptr()
 }
@@ -44,12 +46,15 @@ pub extern "C" fn pg_status_message(status: PgStatus) -> *const c_char {
 #[no_mangle]
 pub unsafe extern "C" fn pg_server_start(config: *const PgServerConfig) -> PgStatus {
     // SAFETY: per the contract, `config` is null or valid.
-    let Some(config) = (unsafe { config.as_ref() }) else { return PgStatus::InvalidArgument };
+    let Some(config) = (unsafe { config.as_ref() }) else { return last_error::null_argument() };
     if config.listen_url.is_null() || config.max_header_bytes < 64 || config.max_body_bytes == 0 {
         return last_error::set(PgStatus::InvalidArgument, "a listen URL, max_header_size >= 64 and max_body_size >= 1");
     }
     // SAFETY: non-null and NUL-terminated per the contract.
     let url = unsafe { CStr::from_ptr(config.listen_url) };
+    if let Err(error) = crate::url::check(url.to_bytes(), UrlRole::HttpListener) {
+        return last_error::set(PgStatus::InvalidArgument, error.message(UrlRole::HttpListener));
+    }
     let limits = Limits {
         max_header_bytes: config.max_header_bytes,
         max_body_bytes: config.max_body_bytes,
@@ -77,7 +82,7 @@ pub unsafe extern "C" fn pg_server_add_route(
     replaced_slot_out: *mut u32,
 ) -> PgStatus {
     // SAFETY: per the contract.
-    let Some(replaced_slot_out) = (unsafe { replaced_slot_out.as_mut() }) else { return PgStatus::InvalidArgument };
+    let Some(replaced_slot_out) = (unsafe { replaced_slot_out.as_mut() }) else { return last_error::null_argument() };
     *replaced_slot_out = u32::MAX;
     // SAFETY: per the contract.
     let pattern = unsafe { PgBytes { ptr: pattern, len: pattern_len }.as_slice() };
@@ -136,6 +141,13 @@ pub extern "C" fn pg_close() -> PgStatus {
 #[no_mangle]
 pub extern "C" fn pg_server_is_running() -> bool {
     http_server::is_running()
+}
+
+/// The shim raised (or dropped) the KeyboardInterrupt/SystemExit a callback left: what was held
+/// back (MQTT events, HTTP requests) is delivered again from the next poll on.
+#[no_mangle]
+pub extern "C" fn pg_stop_raised() {
+    event_loop::stop_raised()
 }
 
 /// True while `pg_poll` runs, i.e. inside a callback: nothing may wait on the loop then.

@@ -8,7 +8,8 @@ use super::types::{PgBytes, PgMqttConfig, PgMqttFilter, PgStatus};
 use crate::mqtt::codec::QoS;
 use crate::mqtt::session::{client_id_from_random, RequestError, SessionConfig, Will};
 use crate::net::event_loop::random_u32;
-use crate::net::mqtt_client::{self, ClientError};
+use crate::net::mqtt_client::{self, ClientError, CreateError, WaitOutcome};
+use crate::url::{check as check_url, UrlRole};
 
 fn qos_of(value: u8) -> Result<QoS, PgStatus> {
     QoS::from_u8(value).ok_or_else(|| last_error::set(PgStatus::InvalidArgument, "qos must be 0, 1 or 2"))
@@ -84,33 +85,42 @@ unsafe fn session_config(config: &PgMqttConfig) -> Result<SessionConfig, PgStatu
     })
 }
 
-/// Creates a client; `*client_out` receives its id. Nothing goes on the network until
-/// `pg_mqtt_start`: root the client's callbacks in between.
+/// The id the next client will have: root its Python object under it, then `pg_mqtt_connect`.
+/// Ids are not reused while anything may still name a client.
+#[no_mangle]
+pub extern "C" fn pg_mqtt_reserve_id() -> u32 {
+    mqtt_client::reserve_id()
+}
+
+/// Creates client `client` (an id from `pg_mqtt_reserve_id`). Nothing goes on the network until
+/// `pg_mqtt_start`.
 ///
 /// # Safety
-/// `config` is valid (its `url` NUL-terminated, its byte strings readable); `client_out` writable.
+/// `config` is valid (its `url` NUL-terminated, its byte strings readable).
 #[no_mangle]
-pub unsafe extern "C" fn pg_mqtt_connect(config: *const PgMqttConfig, client_out: *mut u32) -> PgStatus {
+pub unsafe extern "C" fn pg_mqtt_connect(config: *const PgMqttConfig, client: u32) -> PgStatus {
     // SAFETY: per the contract.
-    let (Some(config), Some(client_out)) = (unsafe { config.as_ref() }, unsafe { client_out.as_mut() }) else {
-        return PgStatus::InvalidArgument;
+    let Some(config) = (unsafe { config.as_ref() }) else {
+        return last_error::set(PgStatus::InvalidArgument, "no MQTT configuration");
     };
     if config.url.is_null() {
         return last_error::set(PgStatus::InvalidArgument, "the broker URL is missing");
     }
     // SAFETY: NUL-terminated per the contract.
-    let url = unsafe { CStr::from_ptr(config.url) }.to_bytes_with_nul().to_vec();
+    let url = unsafe { CStr::from_ptr(config.url) };
+    if let Err(error) = check_url(url.to_bytes(), UrlRole::MqttBroker) {
+        return last_error::set(PgStatus::InvalidArgument, error.message(UrlRole::MqttBroker));
+    }
+    let url = url.to_bytes_with_nul().to_vec();
     // SAFETY: per the contract.
     let session_config = match unsafe { session_config(config) } {
         Ok(session_config) => session_config,
         Err(status) => return status,
     };
-    match mqtt_client::create(url, session_config, random_u32()) {
-        Ok(id) => {
-            *client_out = id;
-            PgStatus::Ok
-        }
-        Err(message) => last_error::set(PgStatus::InvalidArgument, message),
+    match mqtt_client::create(client, url, session_config, random_u32()) {
+        Ok(()) => PgStatus::Ok,
+        Err(CreateError::Config(message)) => last_error::set(PgStatus::InvalidArgument, message),
+        Err(CreateError::HostNotFound(message)) => last_error::set(PgStatus::HostNotFound, &message),
     }
 }
 
@@ -138,7 +148,7 @@ pub unsafe extern "C" fn pg_mqtt_publish(
     packet_id_out: *mut u16,
 ) -> PgStatus {
     // SAFETY: per the contract.
-    let Some(packet_id_out) = (unsafe { packet_id_out.as_mut() }) else { return PgStatus::InvalidArgument };
+    let Some(packet_id_out) = (unsafe { packet_id_out.as_mut() }) else { return last_error::null_argument() };
     let qos = match qos_of(qos) {
         Ok(qos) => qos,
         Err(status) => return status,
@@ -170,7 +180,7 @@ pub unsafe extern "C" fn pg_mqtt_subscribe(
     packet_id_out: *mut u16,
 ) -> PgStatus {
     // SAFETY: per the contract.
-    let Some(packet_id_out) = (unsafe { packet_id_out.as_mut() }) else { return PgStatus::InvalidArgument };
+    let Some(packet_id_out) = (unsafe { packet_id_out.as_mut() }) else { return last_error::null_argument() };
     if filters.is_null() || count == 0 {
         return last_error::set(PgStatus::InvalidArgument, "at least one topic is required");
     }
@@ -209,7 +219,7 @@ pub unsafe extern "C" fn pg_mqtt_unsubscribe(
     packet_id_out: *mut u16,
 ) -> PgStatus {
     // SAFETY: per the contract.
-    let Some(packet_id_out) = (unsafe { packet_id_out.as_mut() }) else { return PgStatus::InvalidArgument };
+    let Some(packet_id_out) = (unsafe { packet_id_out.as_mut() }) else { return last_error::null_argument() };
     if topics.is_null() || count == 0 {
         return last_error::set(PgStatus::InvalidArgument, "at least one topic is required");
     }
@@ -229,6 +239,34 @@ pub unsafe extern "C" fn pg_mqtt_unsubscribe(
             PgStatus::Ok
         }
         Err(error) => status_of(error),
+    }
+}
+
+/// How `pg_mqtt_wait_connected` ended.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PgWaitResult {
+    Connected = 0,
+    /// The client stopped for good: its `on_disconnect` (or the shim's record) has the reason.
+    Stopped = 1,
+    /// Not connected in time; the client keeps trying.
+    TimedOut = 2,
+    /// A KeyboardInterrupt/SystemExit (a callback's, or Ctrl-C) waits to be raised.
+    Interrupted = 3,
+    /// Called from inside a callback.
+    Reentered = 4,
+}
+
+/// Runs the event loop until `client` is connected (umqtt's blocking `connect()`), stops, or
+/// `wait_ms` pass; returns early when something must be raised (the shim raises it).
+#[no_mangle]
+pub extern "C" fn pg_mqtt_wait_connected(client: u32, wait_ms: u32) -> PgWaitResult {
+    match mqtt_client::wait_connected(client, u64::from(wait_ms)) {
+        WaitOutcome::Connected => PgWaitResult::Connected,
+        WaitOutcome::Stopped => PgWaitResult::Stopped,
+        WaitOutcome::TimedOut => PgWaitResult::TimedOut,
+        WaitOutcome::Interrupted => PgWaitResult::Interrupted,
+        WaitOutcome::Reentered => PgWaitResult::Reentered,
     }
 }
 

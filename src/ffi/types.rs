@@ -23,6 +23,8 @@ pub enum PgStatus {
     MqttQueueFull = 7,
     /// The MQTT client is not running (never connected, disconnected, or stopped for good).
     MqttNoSuchClient = 8,
+    /// The platform's resolver does not know a host name (`pg_last_error_message` names it).
+    HostNotFound = 9,
 }
 
 /// A borrowed byte string: `len` bytes at `ptr` (`ptr` may be null when `len` is 0).

@@ -5,6 +5,7 @@ use alloc::boxed::Box;
 use core::ffi::c_int;
 
 use super::mongoose::{self as mg, mg_mgr};
+use super::shim::PgCallOutcome;
 use super::{http_server, mqtt_client, VmThreadCell};
 use crate::ffi::types::PgStatus;
 
@@ -17,24 +18,52 @@ struct EventLoop {
 
 static EVENT_LOOP: VmThreadCell<Option<EventLoop>> = VmThreadCell::new(None);
 
-fn event_loop() -> Option<&'static mut EventLoop> {
-    // SAFETY: VM-thread only (see VmThreadCell); borrows are short and never held across
-    // `mg_mgr_poll` or a call into Python.
-    unsafe { (*EVENT_LOOP.get()).as_mut() }
+/// A callback raised KeyboardInterrupt/SystemExit, which the shim holds to raise out of `poll()`
+/// (or the API call that ran the callback): until it has, nothing more is delivered to Python,
+/// and what is left (MQTT events, HTTP requests) waits for the next `poll()`.
+static STOP_PENDING: VmThreadCell<bool> = VmThreadCell::new(false);
+
+/// Runs `f` with the loop's state; the borrow ends when `f` returns. `f` must not call Mongoose
+/// or the shim (either may re-enter the module).
+fn with_event_loop<R>(f: impl FnOnce(&mut Option<EventLoop>) -> R) -> R {
+    // SAFETY: VM-thread only (see VmThreadCell); per this function's contract no other borrow of
+    // EVENT_LOOP is alive while `f` runs.
+    f(unsafe { &mut *EVENT_LOOP.get() })
 }
 
 /// The manager, created on first use.
 pub fn manager() -> *mut mg_mgr {
-    if let Some(existing) = event_loop() {
-        return &mut *existing.manager;
+    let existing = with_event_loop(|state| state.as_mut().map(|state| &mut *state.manager as *mut mg_mgr));
+    if let Some(existing) = existing {
+        return existing;
     }
     let mut manager: Box<mg_mgr> = Box::default();
     // SAFETY: a zeroed mg_mgr at a stable heap address; mg_mgr_init sets it up.
     unsafe { mg::mg_mgr_init(&mut *manager) };
     let pointer: *mut mg_mgr = &mut *manager;
-    // SAFETY: VM-thread only; nothing borrows EVENT_LOOP here.
-    unsafe { *EVENT_LOOP.get() = Some(EventLoop { manager, polling: false }) };
+    with_event_loop(|state| *state = Some(EventLoop { manager, polling: false }));
     pointer
+}
+
+/// Whether a callback's KeyboardInterrupt/SystemExit still waits to be raised.
+pub fn stop_pending() -> bool {
+    // SAFETY: VM-thread only; a plain copy of a bool.
+    unsafe { *STOP_PENDING.get() }
+}
+
+/// Notes what a protected call into Python returned: a stop request holds back every further
+/// delivery until the shim has raised it (`stop_raised`).
+pub fn note_outcome(outcome: Option<PgCallOutcome>) {
+    if matches!(outcome, Some(PgCallOutcome::Stopping | PgCallOutcome::Deferred)) {
+        // SAFETY: VM-thread only; a plain store.
+        unsafe { *STOP_PENDING.get() = true };
+    }
+}
+
+/// The shim raised (or dropped) the pending KeyboardInterrupt/SystemExit: deliveries resume.
+pub fn stop_raised() {
+    // SAFETY: VM-thread only; a plain store.
+    unsafe { *STOP_PENDING.get() = false };
 }
 
 /// Milliseconds on Mongoose's monotonic clock.
@@ -57,14 +86,26 @@ pub fn random_u32() -> u32 {
 /// or an MQTT `connect` created the loop (and again after `close`); a loop whose clients all
 /// disconnected still polls (and just waits).
 pub fn poll(timeout_ms: c_int) -> PgStatus {
-    let manager: *mut mg_mgr = match event_loop() {
-        Some(state) if state.polling => return PgStatus::Reentered,
+    let manager = with_event_loop(|state| match state {
+        Some(state) if state.polling => Err(PgStatus::Reentered),
         Some(state) => {
             state.polling = true;
-            &mut *state.manager
+            Ok(&mut *state.manager as *mut mg_mgr)
         }
-        None => return PgStatus::NotStarted,
+        None => Err(PgStatus::NotStarted),
+    });
+    let manager = match manager {
+        Ok(manager) => manager,
+        Err(status) => return status,
     };
+    // What a stop left undelivered goes first, in arrival order; a new stop ends this poll.
+    mqtt_client::deliver();
+    if stop_pending() {
+        with_event_loop(|state| state.iter_mut().for_each(|state| state.polling = false));
+        return PgStatus::Ok;
+    }
+    // Requests a stop held back are served by this poll's MG_EV_POLL: no waiting for I/O first.
+    let timeout_ms = if http_server::take_backlog() { 0 } else { timeout_ms };
     let timeout = match mqtt_client::next_wakeup_ms() {
         Some(wakeup) => {
             let wait = wakeup.saturating_sub(now_ms());
@@ -77,25 +118,24 @@ pub fn poll(timeout_ms: c_int) -> PgStatus {
     }
     // SAFETY: the manager stays alive: `teardown` refuses to run while `polling` is set.
     unsafe { mg::mg_mgr_poll(manager, timeout) };
-    if let Some(state) = event_loop() {
-        state.polling = false;
-    }
     mqtt_client::acknowledge_quiet_links();
+    // Callbacks the timers run (a keepalive timeout's on_disconnect...) are inside the poll too.
     mqtt_client::run_due_timers(now_ms());
+    with_event_loop(|state| state.iter_mut().for_each(|state| state.polling = false));
     PgStatus::Ok
 }
 
 /// Frees the manager when nothing uses it (e.g. after the first listener failed to open), so
 /// that `poll` keeps saying nothing was started.
 pub fn release_if_unused() {
-    let unused = event_loop().is_some_and(|state| !state.polling && state.manager.conns.is_null());
+    let unused = with_event_loop(|state| state.as_ref().is_some_and(|state| !state.polling && state.manager.conns.is_null()));
     if unused && !http_server::is_running() && !mqtt_client::any_running() {
         let _ = teardown();
     }
 }
 
 pub fn is_polling() -> bool {
-    event_loop().is_some_and(|state| state.polling)
+    with_event_loop(|state| state.as_ref().is_some_and(|state| state.polling))
 }
 
 /// Closes every listener, connection and client and frees the manager.
@@ -105,8 +145,8 @@ pub fn teardown() -> PgStatus {
     }
     http_server::forget();
     mqtt_client::forget_all();
-    // SAFETY: VM-thread only; the loop is taken out before its manager is freed.
-    if let Some(mut state) = unsafe { (*EVENT_LOOP.get()).take() } {
+    stop_raised();
+    if let Some(mut state) = with_event_loop(Option::take) {
         // SAFETY: no poll is running; mg_mgr_free closes and frees every connection without
         // calling back into the (already forgotten) listener or clients.
         unsafe { mg::mg_mgr_free(&mut *state.manager) };

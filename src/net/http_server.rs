@@ -33,18 +33,39 @@ struct Server {
 
 static SERVER: VmThreadCell<Option<Server>> = VmThreadCell::new(None);
 
-fn server() -> Option<&'static mut Server> {
-    // SAFETY: VM-thread only (see VmThreadCell); callers keep the borrow short and do not hold it
-    // across Python calls or `mg_mgr_poll`.
-    unsafe { (*SERVER.get()).as_mut() }
+/// Some connection holds requests back because a stop request was pending.
+static BACKLOG: VmThreadCell<bool> = VmThreadCell::new(false);
+
+/// Runs `f` with the server, if one runs; the borrow ends when `f` returns. `f` must not call
+/// Mongoose or the shim (either may re-enter the module).
+fn with_server<R>(f: impl FnOnce(&mut Server) -> R) -> Option<R> {
+    // SAFETY: VM-thread only (see VmThreadCell); per this function's contract no other borrow of
+    // SERVER is alive while `f` runs.
+    unsafe { (*SERVER.get()).as_mut() }.map(f)
+}
+
+fn limits() -> Option<Limits> {
+    with_server(|server| server.policy.limits)
 }
 
 pub fn is_running() -> bool {
-    server().is_some()
+    with_server(|_| ()).is_some()
+}
+
+/// Whether requests were held back by a stop (and clears the mark): the next poll serves them
+/// without waiting for I/O first.
+pub fn take_backlog() -> bool {
+    // SAFETY: VM-thread only; a plain swap of a bool.
+    unsafe { core::mem::replace(&mut *BACKLOG.get(), false) }
+}
+
+fn note_backlog() {
+    // SAFETY: VM-thread only; a plain store.
+    unsafe { *BACKLOG.get() = true };
 }
 
 pub fn start(listen_url: &CStr, limits: Limits, auth_enabled: bool) -> PgStatus {
-    if server().is_some() {
+    if is_running() {
         return PgStatus::AlreadyStarted;
     }
     let manager = event_loop::manager();
@@ -62,10 +83,7 @@ pub fn start(listen_url: &CStr, limits: Limits, auth_enabled: bool) -> PgStatus 
 
 /// Adds a route; returns the handler it replaced, if any.
 pub fn add_route(route: Route) -> Result<Option<HandlerRef>, PgStatus> {
-    match server() {
-        Some(server) => Ok(server.policy.routes.add(route)),
-        None => Err(PgStatus::NotStarted),
-    }
+    with_server(|server| server.policy.routes.add(route)).ok_or(PgStatus::NotStarted)
 }
 
 /// Drops the server's state; the event loop's teardown closes its connections.
@@ -85,6 +103,24 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, _eve
         mg::MG_EV_READ => {
             // SAFETY: Mongoose passes a live connection to its own handler.
             unsafe { serve_buffered_requests(connection) };
+            note_arrival(connection, now);
+        }
+        // SAFETY: as above.
+        mg::MG_EV_POLL if unsafe { (*connection).is_accepted() } != 0 => {
+            if take_held_back(connection) && !event_loop::stop_pending() {
+                // SAFETY: as above.
+                unsafe { serve_buffered_requests(connection) };
+                note_arrival(connection, now);
+            }
+            enforce_timeouts(connection, now)
+        }
+        _ => {}
+    }
+}
+
+/// Updates the clocks after requests were read (and served): a partial request left in the
+/// buffer starts (or keeps) the request timer.
+fn note_arrival(connection: *mut mg_connection, now: u64) {
             let mut clock = read_clock(connection);
             clock.last_activity_ms = now;
             // SAFETY: as above.
@@ -95,29 +131,57 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, _eve
                 (true, started) => started,
             };
             set_clock(connection, clock);
-        }
-        // SAFETY: as above.
-        mg::MG_EV_POLL if unsafe { (*connection).is_accepted() } != 0 => enforce_timeouts(connection, now),
-        _ => {}
-    }
 }
 
-/// The connection's clock lives in its scratch space (`c->data`), so it needs no allocation and
-/// goes away with the connection.
+/// What the server keeps per connection, in its scratch space (`c->data`, zeroed by Mongoose):
+/// no allocation, gone with the connection.
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct ConnectionNotes {
+    clock: ConnectionClock,
+    /// Requests wait in the receive buffer because a stop request was pending.
+    held_back: bool,
+}
+
+const _: () = assert!(core::mem::size_of::<ConnectionNotes>() <= super::mongoose::MG_DATA_SIZE as usize);
+
+fn read_notes(c: *mut mg_connection) -> ConnectionNotes {
+    // SAFETY: `data` is MG_DATA_SIZE bytes of the live connection, at least the notes' size
+    // (checked above); read unaligned because `data` is a byte array. Every bit pattern Mongoose
+    // leaves there (zeroes) or we wrote is a valid ConnectionNotes (the bool is only ever 0 or 1).
+    unsafe { core::ptr::read_unaligned((*c).data.as_ptr() as *const ConnectionNotes) }
+}
+
+fn write_notes(c: *mut mg_connection, notes: ConnectionNotes) {
+    // SAFETY: as in `read_notes`.
+    unsafe { core::ptr::write_unaligned((*c).data.as_mut_ptr() as *mut ConnectionNotes, notes) }
+}
+
 fn read_clock(c: *mut mg_connection) -> ConnectionClock {
-    // SAFETY: `data` is MG_DATA_SIZE (32) bytes of the live connection, larger than the clock;
-    // read unaligned because `data` is a byte array.
-    unsafe { core::ptr::read_unaligned((*c).data.as_ptr() as *const ConnectionClock) }
+    read_notes(c).clock
 }
 
 fn set_clock(c: *mut mg_connection, clock: ConnectionClock) {
-    // SAFETY: as in `read_clock`.
-    unsafe { core::ptr::write_unaligned((*c).data.as_mut_ptr() as *mut ConnectionClock, clock) }
+    write_notes(c, ConnectionNotes { clock, ..read_notes(c) });
+}
+
+/// Leaves the rest of the receive buffer for the next poll (a stop request is pending).
+fn hold_back(c: *mut mg_connection) {
+    write_notes(c, ConnectionNotes { held_back: true, ..read_notes(c) });
+    note_backlog();
+}
+
+fn take_held_back(c: *mut mg_connection) -> bool {
+    let notes = read_notes(c);
+    if notes.held_back {
+        write_notes(c, ConnectionNotes { held_back: false, ..notes });
+    }
+    notes.held_back
 }
 
 /// 408 for a request that takes too long to arrive; quiet close for an idle keep-alive one.
 fn enforce_timeouts(c: *mut mg_connection, now: u64) {
-    let Some(limits) = server().map(|s| s.policy.limits) else { return };
+    let Some(limits) = limits() else { return };
     // SAFETY: a live accepted connection.
     let busy = unsafe { (*c).is_draining() != 0 || (*c).is_closing() != 0 || (*c).send.len > 0 };
     if busy {
@@ -147,6 +211,10 @@ unsafe fn serve_buffered_requests(c: *mut mg_connection) {
         if len == 0 || draining {
             return;
         }
+        if event_loop::stop_pending() {
+            hold_back(c);
+            return;
+        }
         let mut message = mg_http_message::default();
         // SAFETY: `buf` holds `len` bytes; `message` receives pointers into it.
         let parsed_len = unsafe { mg::mg_http_parse(buf as *const _, len, &mut message) };
@@ -167,7 +235,7 @@ unsafe fn serve_buffered_requests(c: *mut mg_connection) {
                 chunked: unsafe { header(&mut message, c"Transfer-Encoding") }.is_some(),
             },
         };
-        let Some(limits) = server().map(|s| s.policy.limits) else { return };
+        let Some(limits) = limits() else { return };
         match limits.frame(parsed, len) {
             Framing::Incomplete => return,
             Framing::Reject(status) => {
@@ -179,7 +247,11 @@ unsafe fn serve_buffered_requests(c: *mut mg_connection) {
             }
             Framing::Complete { head_len, body_len } => {
                 // SAFETY: the message is complete in the buffer and stays there during the call.
-                let close = unsafe { serve_request(c, &mut message) };
+                let Served::Replied { close } = (unsafe { serve_request(c, &mut message) }) else {
+                    // Not handed to Python: it stays in the buffer for the next poll.
+                    hold_back(c);
+                    return;
+                };
                 // SAFETY: `c` is live; the request's bytes are consumed only after it was served.
                 unsafe {
                     mg::mg_iobuf_del(&mut (*c).recv, 0, head_len + body_len);
@@ -217,11 +289,19 @@ enum Admission {
     Reply(u16, Vec<u8>),
 }
 
-/// Serves one complete request; returns whether the connection should close after it.
+/// What became of a complete request.
+enum Served {
+    /// Answered; `close`: the connection closes after the reply.
+    Replied { close: bool },
+    /// Not handed to Python (a stop request is pending): it stays for the next poll.
+    HeldBack,
+}
+
+/// Serves one complete request.
 ///
 /// # Safety
 /// `c` is live and `message` points into its receive buffer, which is not touched until return.
-unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) -> bool {
+unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) -> Served {
     // SAFETY: all of `message`'s strings point into the live receive buffer.
     let (method, path, protocol) =
         unsafe { (mg_str_bytes(&message.method), mg_str_bytes(&message.uri), mg_str_bytes(&message.proto)) };
@@ -230,9 +310,7 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
     let reply_to = Replier { connection: c, head_only: method == b"HEAD", close };
 
     // Resolve with a short borrow of the policy, copying out what the rest needs.
-    let admission = match server() {
-        None => return true,
-        Some(server) => match server.policy.routes.resolve(method, path) {
+    let admission = with_server(|server| match server.policy.routes.resolve(method, path) {
             Resolution::Found(route) => Admission::Serve {
                 handler: route.handler,
                 check_credentials: route.needs_auth && server.policy.auth_enabled,
@@ -244,8 +322,8 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
             }
             Resolution::NotFound if path == b"/" => Admission::Reply(200, Vec::new()),
             Resolution::NotFound => Admission::Reply(404, Vec::new()),
-        },
-    };
+    });
+    let Some(admission) = admission else { return Served::Replied { close: true } };
     let (handler, check_credentials) = match admission {
         Admission::Reply(405, allow) => {
             let mut extra = Vec::with_capacity(allow.len() + 9);
@@ -253,12 +331,12 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
             extra.extend_from_slice(&allow);
             extra.extend_from_slice(b"\r\n");
             reply_to.text(405, b"Method Not Allowed", &extra);
-            return close;
+            return Served::Replied { close };
         }
         Admission::Reply(status, _) => {
             let body: &[u8] = if status == 200 { b"OK" } else { reason_phrase(status) };
             reply_to.text(status, body, b"");
-            return close;
+            return Served::Replied { close };
         }
         Admission::Serve { handler, check_credentials } => (handler, check_credentials),
     };
@@ -278,11 +356,12 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
                 )
             }),
         };
+        event_loop::note_outcome(verdict);
         match verdict {
             Some(PgCallOutcome::AuthAccepted) => {}
             Some(PgCallOutcome::AuthRejected) => {
                 reply_to.text(401, b"Auth required", AUTH_CHALLENGE);
-                return close;
+                return Served::Replied { close };
             }
             other => return reply_to.failed_call(other),
         }
@@ -303,6 +382,7 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
     let outcome = PgCallOutcome::from_code(unsafe {
         shim::pg_shim_call_handler(handler.slot, handler.convention as u8, &request, &mut reply)
     });
+    event_loop::note_outcome(outcome);
     if outcome != Some(PgCallOutcome::Ok) {
         return reply_to.failed_call(outcome);
     }
@@ -316,7 +396,7 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
         let body = if status < 200 || status == 204 || status == 304 { &[][..] } else { body };
         reply_to.send(&ReplyHead { status, content_type, content_length: body.len(), extra_headers: extra, close }, body);
     }
-    close
+    Served::Replied { close }
 }
 
 /// Where and how a reply goes: HEAD requests get the head only; `close` adds
@@ -330,18 +410,19 @@ struct Replier {
 }
 
 impl Replier {
-    /// Replies to a call that did not return normally; returns whether the connection closes.
-    fn failed_call(&self, outcome: Option<PgCallOutcome>) -> bool {
-        let stopping = outcome == Some(PgCallOutcome::Stopping);
+    /// Replies to a call that did not return normally (a call that never ran holds the request
+    /// back instead). A handler interrupted by KeyboardInterrupt/SystemExit gets 503; the
+    /// connection stays open for the requests behind it, served after the stop.
+    fn failed_call(&self, outcome: Option<PgCallOutcome>) -> Served {
         let (status, body): (u16, &[u8]) = match outcome {
+            Some(PgCallOutcome::Deferred) => return Served::HeldBack,
             Some(PgCallOutcome::Stopping) => (503, b"Service Unavailable"),
             Some(PgCallOutcome::BadBodyText) => (400, b"Bad Request: body is not UTF-8 text"),
             Some(PgCallOutcome::Failed) => (500, b"Internal Server Error"),
             _ => (500, b"Internal Server Error: unexpected outcome"),
         };
-        let replier = Replier { close: self.close || stopping, ..*self };
-        replier.text(status, body, b"");
-        replier.close
+        self.text(status, body, b"");
+        Served::Replied { close: self.close }
     }
 
     fn text(&self, status: u16, body: &[u8], extra_headers: &[u8]) {

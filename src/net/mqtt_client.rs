@@ -2,11 +2,21 @@
 //! `crate::mqtt`, opens and closes connections when the session asks, runs its timers from the
 //! event loop and hands its events to Python through the shim.
 //!
-//! Each client lives in a slot of `CLIENTS` from `connect` until it stops for good (user
-//! `disconnect()`, a final refusal, or a lost link without reconnect); its connection's
-//! `fn_data` holds the slot number, or `DETACHED` once the session gave the connection up.
+//! Each client lives in `Clients::running` from `connect` until it stops for good (user
+//! `disconnect()`, a final refusal, or a lost link without reconnect). Its id is never reused
+//! while anything may still name it, and its connection's `fn_data` holds the id, or `DETACHED`
+//! once the session gave the connection up.
+//!
+//! Events of every client go through one queue, in arrival order, and are handed to Python by
+//! the outermost `deliver` only: a callback that publishes, disconnects or connects another
+//! client never sees events nested inside its own call, and never another client's. When a
+//! callback raises KeyboardInterrupt/SystemExit the rest stays queued for the next `poll()`;
+//! an inbound QoS 1/2 message is acknowledged to the broker only once its callback has run.
+//!
+//! All state is reached through `with_clients`, whose borrow ends before any call into
+//! Mongoose (which fires events from inside `mg_connect`) or into Python.
 
-use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::ffi::{c_int, c_void};
@@ -24,7 +34,12 @@ use crate::mqtt::session::{
 /// `fn_data` of a connection the session no longer uses: its later events are ignored.
 const DETACHED: usize = usize::MAX;
 
+/// Client ids run from 1 to this and then wrap, skipping ids still in use: they stay small
+/// integers for MicroPython on 32-bit boards, and one id never names two clients in a session.
+const MAX_CLIENT_ID: u32 = (1 << 30) - 1;
+
 struct MqttClient {
+    id: u32,
     session: Session,
     /// Broker URL, NUL-terminated.
     url: Vec<u8>,
@@ -34,18 +49,46 @@ struct MqttClient {
     ack_owed: bool,
     /// Data was read during the current `poll`.
     read_this_poll: bool,
+    /// Handled messages left PUBACK/PUBREC packets to send.
+    acks_to_send: bool,
 }
 
-static CLIENTS: VmThreadCell<Vec<Option<Box<MqttClient>>>> = VmThreadCell::new(Vec::new());
-
-fn clients() -> &'static mut Vec<Option<Box<MqttClient>>> {
-    // SAFETY: VM-thread only (see VmThreadCell); borrows are short and never held across a call
-    // into Python or `mg_mgr_poll`.
-    unsafe { &mut *CLIENTS.get() }
+/// One thing to hand to Python, in arrival order.
+enum Delivery {
+    /// `final_stop`: the client stopped for good with this event (not by its own `disconnect()`).
+    Event { client: u32, event: Event, final_stop: bool },
+    /// The client's last event was delivered: the shim unroots its Python object.
+    Released { client: u32 },
 }
 
-fn client(id: u32) -> Option<&'static mut MqttClient> {
-    clients().get_mut(id as usize).and_then(|slot| slot.as_deref_mut())
+struct Clients {
+    running: Vec<MqttClient>,
+    last_id: u32,
+    deliveries: VecDeque<Delivery>,
+    /// A `deliver` loop is running (callbacks nested in it leave deliveries to it).
+    delivering: bool,
+}
+
+impl Clients {
+    fn client(&mut self, id: u32) -> Option<&mut MqttClient> {
+        self.running.iter_mut().find(|client| client.id == id)
+    }
+}
+
+static CLIENTS: VmThreadCell<Clients> =
+    VmThreadCell::new(Clients { running: Vec::new(), last_id: 0, deliveries: VecDeque::new(), delivering: false });
+
+/// Runs `f` with the clients' state; the borrow ends when `f` returns. `f` must not call
+/// Mongoose or the shim: both may re-enter this module.
+fn with_clients<R>(f: impl FnOnce(&mut Clients) -> R) -> R {
+    // SAFETY: VM-thread only (see VmThreadCell); per this function's contract, no other borrow
+    // of CLIENTS is alive while `f` runs (nothing `f` calls comes back here).
+    f(unsafe { &mut *CLIENTS.get() })
+}
+
+/// `f` on client `id`, if it is running (the same contract as `with_clients`).
+fn with_client<R>(id: u32, f: impl FnOnce(&mut MqttClient) -> R) -> Option<R> {
+    with_clients(|clients| clients.client(id).map(f))
 }
 
 /// Why a request could not be made.
@@ -56,151 +99,246 @@ pub enum ClientError {
     Request(RequestError),
 }
 
-/// Creates a client; nothing happens on the network until `start`, so the caller can make the
-/// client's callbacks reachable first (a connection attempt may fail at once). Returns its id.
-pub fn create(url_with_nul: Vec<u8>, config: SessionConfig, random_seed: u32) -> Result<u32, &'static str> {
-    let session = Session::new(config, random_seed).map_err(|error| error.message())?;
-    event_loop::manager();
-    let new_client = Some(Box::new(MqttClient {
-        session,
-        url: url_with_nul,
-        connection: core::ptr::null_mut(),
-        ack_owed: false,
-        read_this_poll: false,
-    }));
-    let slots = clients();
-    let id = match slots.iter().position(|slot| slot.is_none()) {
-        Some(free) => free,
-        None => {
-            slots.push(None);
-            slots.len() - 1
+/// An id for the next client, to root its Python object under before `create`.
+pub fn reserve_id() -> u32 {
+    with_clients(|clients| {
+        let mut candidate = clients.last_id;
+        loop {
+            candidate = if candidate >= MAX_CLIENT_ID { 1 } else { candidate + 1 };
+            let in_use = clients.running.iter().any(|client| client.id == candidate)
+                || clients.deliveries.iter().any(|delivery| delivery.client() == candidate);
+            if !in_use {
+                clients.last_id = candidate;
+                return candidate;
+            }
         }
-    };
-    if let Some(slot) = slots.get_mut(id) {
-        *slot = new_client;
+    })
+}
+
+impl Delivery {
+    fn client(&self) -> u32 {
+        match self {
+            Delivery::Event { client, .. } | Delivery::Released { client } => *client,
+        }
     }
-    u32::try_from(id).map_err(|_| "too many MQTT clients")
+}
+
+/// Why a client could not be made.
+pub enum CreateError {
+    Config(&'static str),
+    /// The platform's resolver does not know the broker's host name: "cannot resolve host '…'".
+    HostNotFound(String),
+}
+
+/// The broker URL (NUL-terminated) with its host name resolved by the platform's resolver:
+/// Mongoose's own DNS client asks a public server and knows nothing of /etc/hosts. Unchanged when
+/// the host is an address or `localhost`, or the port has no resolver (Mongoose resolves it).
+fn resolve_broker_host(url_with_nul: Vec<u8>) -> Result<Vec<u8>, CreateError> {
+    let Some(range) = crate::url::host_to_resolve(&url_with_nul) else { return Ok(url_with_nul) };
+    let name = url_with_nul.get(range.clone()).unwrap_or(&[]);
+    let mut address = [0u8; 4];
+    // SAFETY: `name` is readable for its length; `address` is 4 writable bytes; no Python runs.
+    match unsafe { shim::pg_shim_resolve_ipv4(name.as_ptr(), name.len(), address.as_mut_ptr()) } {
+        1 => {}
+        0 => {
+            let mut message = String::from("cannot resolve host '");
+            message.push_str(core::str::from_utf8(name).unwrap_or("?"));
+            message.push('\'');
+            return Err(CreateError::HostNotFound(message));
+        }
+        _ => return Ok(url_with_nul),
+    }
+    let mut resolved = Vec::with_capacity(url_with_nul.len() + 16);
+    resolved.extend_from_slice(url_with_nul.get(..range.start).unwrap_or(&[]));
+    for (index, octet) in address.iter().enumerate() {
+        if index > 0 {
+            resolved.push(b'.');
+        }
+        let digits = [octet / 100, octet / 10 % 10, octet % 10];
+        let first = if *octet >= 100 { 0 } else if *octet >= 10 { 1 } else { 2 };
+        resolved.extend(digits.iter().skip(first).map(|digit| b'0' + digit));
+    }
+    resolved.extend_from_slice(url_with_nul.get(range.end..).unwrap_or(&[]));
+    Ok(resolved)
+}
+
+/// Creates client `id` (from `reserve_id`); nothing happens on the network until `start`.
+pub fn create(id: u32, url_with_nul: Vec<u8>, config: SessionConfig, random_seed: u32) -> Result<(), CreateError> {
+    let session = Session::new(config, random_seed).map_err(|error| CreateError::Config(error.message()))?;
+    let url_with_nul = resolve_broker_host(url_with_nul)?;
+    event_loop::manager();
+    with_clients(|clients| {
+        if id == 0 || clients.client(id).is_some() {
+            return Err(CreateError::Config("client id in use"));
+        }
+        clients.running.push(MqttClient {
+            id,
+            session,
+            url: url_with_nul,
+            connection: core::ptr::null_mut(),
+            ack_owed: false,
+            read_this_poll: false,
+            acks_to_send: false,
+        });
+        Ok(())
+    })
 }
 
 /// Starts connecting: from now on the client connects and reconnects by itself.
 pub fn start(id: u32) -> bool {
-    match client(id) {
-        Some(client) => {
-            client.session.connect(now_ms());
-            pump(id);
-            true
-        }
-        None => false,
-    }
+    let started = with_client(id, |client| client.session.connect(now_ms())).is_some();
+    carry_out(id);
+    started
 }
 
 pub fn publish(id: u32, topic: &str, payload: &[u8], qos: QoS, retain: bool) -> Result<u16, ClientError> {
-    let client = client(id).ok_or(ClientError::NoSuchClient)?;
-    // Topic length prefix (2) + packet id (2): the PUBLISH's remaining length.
-    let packet_size = topic.len().saturating_add(payload.len()).saturating_add(4);
-    if packet_size > client.session.config().max_incoming_packet_size {
-        return Err(ClientError::TooLarge);
-    }
-    let result = client.session.publish(topic, payload, qos, retain, now_ms());
-    pump(id);
-    result.map_err(ClientError::Request)
+    let result = with_client(id, |client| {
+        // Topic length prefix (2) + packet id (2): the PUBLISH's remaining length.
+        let packet_size = topic.len().saturating_add(payload.len()).saturating_add(4);
+        if packet_size > client.session.config().max_incoming_packet_size {
+            return Err(ClientError::TooLarge);
+        }
+        client.session.publish(topic, payload, qos, retain, now_ms()).map_err(ClientError::Request)
+    })
+    .ok_or(ClientError::NoSuchClient)?;
+    carry_out(id);
+    result
 }
 
 pub fn subscribe(id: u32, filters: &[(&str, QoS)]) -> Result<u16, ClientError> {
-    let client = client(id).ok_or(ClientError::NoSuchClient)?;
-    let result = client.session.subscribe(filters, now_ms());
-    pump(id);
+    let result = with_client(id, |client| client.session.subscribe(filters, now_ms())).ok_or(ClientError::NoSuchClient)?;
+    carry_out(id);
     result.map_err(ClientError::Request)
 }
 
 pub fn unsubscribe(id: u32, filters: &[&str]) -> Result<u16, ClientError> {
-    let client = client(id).ok_or(ClientError::NoSuchClient)?;
-    let result = client.session.unsubscribe(filters, now_ms());
-    pump(id);
+    let result = with_client(id, |client| client.session.unsubscribe(filters, now_ms())).ok_or(ClientError::NoSuchClient)?;
+    carry_out(id);
     result.map_err(ClientError::Request)
 }
 
 /// Clean disconnect (DISCONNECT, no will); the client stops for good.
 pub fn disconnect(id: u32) -> bool {
-    match client(id) {
-        Some(client) => {
-            client.session.disconnect(now_ms());
-            pump(id);
-            true
-        }
-        None => false,
-    }
+    let found = with_client(id, |client| client.session.disconnect(now_ms())).is_some();
+    carry_out(id);
+    found
 }
 
 pub fn is_connected(id: u32) -> bool {
-    client(id).is_some_and(|client| client.session.is_connected())
+    with_client(id, |client| client.session.is_connected()).unwrap_or(false)
+}
+
+/// How `wait_connected` ended.
+pub enum WaitOutcome {
+    Connected,
+    /// The client stopped for good (refused, or failed without reconnect, or disconnected).
+    Stopped,
+    TimedOut,
+    /// A callback's KeyboardInterrupt/SystemExit, or a signal, is waiting to be raised.
+    Interrupted,
+    /// Called from inside a callback: waiting would need the loop that is running it.
+    Reentered,
+}
+
+/// Longest single wait inside `wait_connected`, so a signal that lands between two checks
+/// waits at most this long.
+const WAIT_STEP_MS: u64 = 50;
+
+/// Runs the event loop until client `id` is connected, stops for good, `wait_ms` have passed,
+/// or something wants to stop the script (umqtt's blocking `connect()`).
+pub fn wait_connected(id: u32, wait_ms: u64) -> WaitOutcome {
+    if event_loop::is_polling() {
+        return WaitOutcome::Reentered;
+    }
+    let deadline = now_ms().saturating_add(wait_ms);
+    loop {
+        if event_loop::stop_pending() || shim::interrupt_pending() {
+            return WaitOutcome::Interrupted;
+        }
+        match with_client(id, |client| client.session.is_connected()) {
+            Some(true) => return WaitOutcome::Connected,
+            Some(false) => {}
+            None => return WaitOutcome::Stopped,
+        }
+        let now = now_ms();
+        if now >= deadline {
+            return WaitOutcome::TimedOut;
+        }
+        let step = (deadline - now).min(WAIT_STEP_MS);
+        if event_loop::poll(step as c_int) != crate::ffi::types::PgStatus::Ok {
+            return WaitOutcome::Stopped;
+        }
+    }
 }
 
 /// QoS>0 publishes not yet acknowledged (in flight plus queued).
 pub fn pending(id: u32) -> usize {
-    client(id).map_or(0, |client| client.session.inflight_len() + client.session.queued_len())
+    with_client(id, |client| client.session.inflight_len() + client.session.queued_len()).unwrap_or(0)
 }
 
 /// Acknowledges at once what every client read since its last prompt acknowledgement; called
 /// before `poll` waits, so that a broker holding back its next packets for our ACK (Nagle) does
 /// not leave the wait idle until Linux's delayed ACK (~40 ms).
 pub fn acknowledge_before_wait() {
-    for client in clients().iter_mut().flatten() {
-        client.acknowledge_if_owed();
-    }
+    with_clients(|clients| clients.running.iter_mut().for_each(MqttClient::acknowledge_if_owed));
 }
 
 /// After a `poll`: acknowledges at once for the clients whose link went quiet (data read before,
 /// none in this poll). While data keeps coming, Linux's own ACKs (on our reads and on our
 /// outgoing packets) suffice; forcing one per read cost a segment each (~10% of M1's rate).
 pub fn acknowledge_quiet_links() {
-    for client in clients().iter_mut().flatten() {
-        if !core::mem::replace(&mut client.read_this_poll, false) {
-            client.acknowledge_if_owed();
+    with_clients(|clients| {
+        for client in clients.running.iter_mut() {
+            if !core::mem::replace(&mut client.read_this_poll, false) {
+                client.acknowledge_if_owed();
+            }
         }
-    }
+    });
 }
 
 impl MqttClient {
     fn acknowledge_if_owed(&mut self) {
         if self.ack_owed && !self.connection.is_null() {
             self.ack_owed = false;
+            // A socket option, not a Mongoose call: nothing re-enters.
             acknowledge_promptly(self.connection);
         }
     }
 }
 
 pub fn any_running() -> bool {
-    clients().iter().any(Option::is_some)
+    with_clients(|clients| !clients.running.is_empty())
 }
 
 /// The earliest time any client's session wants `poll`.
 pub fn next_wakeup_ms() -> Option<u64> {
-    clients().iter().flatten().filter_map(|client| client.session.next_wakeup_ms()).min()
+    with_clients(|clients| clients.running.iter().filter_map(|client| client.session.next_wakeup_ms()).min())
 }
 
 /// Runs the session timers that are due (keepalive, ack resends, reconnect backoff).
 pub fn run_due_timers(now: u64) {
-    let due: Vec<u32> = clients()
-        .iter()
-        .enumerate()
-        .filter_map(|(id, slot)| {
-            let wakeup = slot.as_ref()?.session.next_wakeup_ms()?;
-            (wakeup <= now).then_some(id as u32)
-        })
-        .collect();
+    let due: Vec<u32> = with_clients(|clients| {
+        clients
+            .running
+            .iter()
+            .filter(|client| client.session.next_wakeup_ms().is_some_and(|wakeup| wakeup <= now))
+            .map(|client| client.id)
+            .collect()
+    });
     for id in due {
-        if let Some(client) = client(id) {
-            client.session.poll(now);
-            pump(id);
-        }
+        with_client(id, |client| client.session.poll(now));
+        carry_out(id);
     }
 }
 
-/// Forgets every client (the event loop's teardown frees their connections; the shim unroots
-/// the Python objects itself).
+/// Forgets every client and every undelivered event (the event loop's teardown frees their
+/// connections; the shim unroots the Python objects itself).
 pub fn forget_all() {
-    clients().clear();
+    with_clients(|clients| {
+        clients.running.clear();
+        clients.deliveries.clear();
+        clients.delivering = false;
+    });
 }
 
 /// Detaches a connection from its client: its later events are ignored; what was queued is
@@ -216,63 +354,139 @@ fn detach(connection: *mut mg_connection) {
     }
 }
 
-/// Carries out what the session asked for after a call: send its bytes, open or close the
-/// transport, hand its events to Python, and stop the client when its session ended for good.
-fn pump(id: u32) {
+/// What a session asked for after a call, taken out of it in one short borrow.
+struct Step {
+    outgoing: Vec<u8>,
+    command: Option<TransportCommand>,
+    connection: *mut mg_connection,
+    stopped: bool,
+}
+
+/// Carries out what client `id`'s session asked for after a call: writes its bytes, opens or
+/// closes its transport, queues its events (and, when it stopped for good, its release), then
+/// delivers what is queued.
+fn carry_out(id: u32) {
     loop {
-        let Some(client) = client(id) else { return };
-        let outgoing = client.session.take_outgoing();
-        if !outgoing.is_empty() && !client.connection.is_null() {
-            send_now(client.connection, &outgoing);
+        let step = with_clients(|clients| {
+            let Clients { running, deliveries, .. } = clients;
+            let client = running.iter_mut().find(|client| client.id == id)?;
+            let stopped = client.session.state() == ConnectionState::Disconnected;
+            for event in client.session.drain_events() {
+                // The user's own disconnect() is no news to print.
+                let final_stop = stopped
+                    && !matches!(
+                        event,
+                        Event::Disconnected { reason: DisconnectReason::ClientRequested }
+                            | Event::ConnectFailed { reason: DisconnectReason::ClientRequested }
+                    );
+                deliveries.push_back(Delivery::Event { client: id, event, final_stop });
+            }
+            Some(Step {
+                outgoing: client.session.take_outgoing(),
+                command: client.session.take_transport_command(),
+                connection: client.connection,
+                stopped,
+            })
+        });
+        let Some(step) = step else { break };
+        if !step.outgoing.is_empty() && !step.connection.is_null() {
+            send_now(step.connection, &step.outgoing);
         }
-        match client.session.take_transport_command() {
+        match step.command {
             Some(TransportCommand::Open) => {
-                detach(client.connection);
-                // SAFETY: the manager is live; the URL is NUL-terminated; fn_data is the slot.
-                client.connection = unsafe {
+                detach(step.connection);
+                let url = with_client(id, |client| {
+                    client.connection = core::ptr::null_mut();
+                    client.url.clone()
+                })
+                .unwrap_or_default();
+                // SAFETY: the manager is live; the URL is NUL-terminated (checked when the
+                // client was made); fn_data is the id. No borrow of the clients is held: the
+                // OPEN event Mongoose fires from here comes back to `on_event`.
+                let connection = unsafe {
                     mg::mg_connect(
                         event_loop::manager(),
-                        client.url.as_ptr() as *const core::ffi::c_char,
+                        url.as_ptr() as *const core::ffi::c_char,
                         Some(on_event),
                         id as usize as *mut c_void,
                     )
                 };
-                if client.connection.is_null() {
-                    client.session.on_transport_closed(now_ms());
-                }
+                with_client(id, |client| {
+                    client.connection = connection;
+                    if connection.is_null() {
+                        client.session.on_transport_closed(now_ms());
+                    }
+                });
                 continue;
             }
             Some(TransportCommand::Close) => {
-                write_through(client.connection);
-                detach(client.connection);
-                client.connection = core::ptr::null_mut();
+                write_through(step.connection);
+                detach(step.connection);
+                with_client(id, |client| client.connection = core::ptr::null_mut());
             }
             None => {}
         }
-        let events = client.session.drain_events();
-        let stopped = client.session.state() == ConnectionState::Disconnected && !client.session.has_outgoing();
-        if events.is_empty() {
-            if stopped {
-                release(id);
-            }
-            return;
+        if step.stopped {
+            let connection = with_clients(|clients| {
+                let index = clients.running.iter().position(|client| client.id == id)?;
+                let client = clients.running.remove(index);
+                clients.deliveries.push_back(Delivery::Released { client: id });
+                Some(client.connection)
+            });
+            detach(connection.unwrap_or(core::ptr::null_mut()));
         }
-        // No borrow of the client is held from here: callbacks may call back into this module.
-        for event in events {
-            dispatch(id, &event, stopped);
-        }
+        break;
     }
+    deliver();
 }
 
-/// Forgets a stopped client and lets the shim unroot its Python object.
-fn release(id: u32) {
-    if let Some(slot) = clients().get_mut(id as usize) {
-        if let Some(client) = slot.take() {
-            detach(client.connection);
+/// Hands queued events to Python, oldest first, unless a `deliver` further out already does
+/// (then it delivers them when the current callback returns) or a stop request is pending (the
+/// next `poll()` delivers them). Acknowledges each handled QoS 1/2 message, then sends the
+/// acknowledgements together.
+pub fn deliver() {
+    let outermost = with_clients(|clients| !core::mem::replace(&mut clients.delivering, true));
+    if !outermost {
+        return;
+    }
+    while !event_loop::stop_pending() {
+        let Some(delivery) = with_clients(|clients| clients.deliveries.pop_front()) else { break };
+        match delivery {
+            Delivery::Event { client, event, final_stop } => {
+                let outcome = dispatch(client, &event, final_stop);
+                event_loop::note_outcome(outcome);
+                if outcome == Some(PgCallOutcome::Deferred) {
+                    with_clients(|clients| clients.deliveries.push_front(Delivery::Event { client, event, final_stop }));
+                    break;
+                }
+                if let Event::Message { qos, packet_id, .. } = event {
+                    if qos != QoS::AtMostOnce {
+                        with_client(client, |running| {
+                            running.session.message_handled(qos, packet_id, now_ms());
+                            running.acks_to_send = true;
+                        });
+                    }
+                }
+            }
+            Delivery::Released { client } => {
+                // SAFETY: the event struct outlives the call; the shim does not raise.
+                unsafe { shim::pg_shim_mqtt_event(client, &PgMqttEvent::new(PgMqttEventKind::Released)) };
+            }
         }
     }
-    // SAFETY: the event struct outlives the call; the shim does not raise.
-    unsafe { shim::pg_shim_mqtt_event(id, &PgMqttEvent::new(PgMqttEventKind::Released)) };
+    with_clients(|clients| clients.delivering = false);
+    loop {
+        let acks = with_clients(|clients| {
+            let client = clients.running.iter_mut().find(|client| client.acks_to_send)?;
+            client.acks_to_send = false;
+            Some((client.connection, client.session.take_outgoing()))
+        });
+        match acks {
+            Some((connection, bytes)) if !connection.is_null() => send_now(connection, &bytes),
+            Some(_) => {}
+            None => break,
+        }
+    }
 }
 
 fn status_text(status: &DeliveryStatus) -> (PgDeliveryStatus, String) {
@@ -291,8 +505,8 @@ fn status_text(status: &DeliveryStatus) -> (PgDeliveryStatus, String) {
     }
 }
 
-/// Hands one session event to the shim. `stopping` tells a disconnect is final.
-fn dispatch(id: u32, event: &Event, stopping: bool) {
+/// Hands one session event to the shim; returns what the callback did.
+fn dispatch(id: u32, event: &Event, final_stop: bool) -> Option<PgCallOutcome> {
     let mut shim_event = PgMqttEvent::new(PgMqttEventKind::Disconnected);
     let owned_text: String;
     match event {
@@ -300,13 +514,14 @@ fn dispatch(id: u32, event: &Event, stopping: bool) {
             shim_event.kind = PgMqttEventKind::Connected;
             shim_event.session_present = *session_present;
         }
-        Event::Message { topic, payload, qos, retain, dup } => {
+        Event::Message { topic, payload, qos, retain, dup, packet_id } => {
             shim_event.kind = PgMqttEventKind::Message;
             shim_event.topic = PgBytes::from_slice(topic.as_bytes());
             shim_event.payload = PgBytes::from_slice(payload);
             shim_event.qos = *qos as u8;
             shim_event.retain = *retain;
             shim_event.dup = *dup;
+            shim_event.packet_id = *packet_id;
         }
         Event::Status { packet_id, status } => {
             let (kind, text) = status_text(status);
@@ -318,18 +533,16 @@ fn dispatch(id: u32, event: &Event, stopping: bool) {
         }
         Event::ConnectRefused { code } => {
             shim_event.text = PgBytes::from_slice(code.message().as_bytes());
-            shim_event.final_stop = stopping;
+            shim_event.final_stop = final_stop;
         }
         Event::ConnectFailed { reason } | Event::Disconnected { reason } => {
             shim_event.text = PgBytes::from_slice(reason.message().as_bytes());
-            // The user's own disconnect() is no news to print.
-            shim_event.final_stop = stopping && *reason != DisconnectReason::ClientRequested;
+            shim_event.final_stop = final_stop;
         }
     }
     // SAFETY: every pointer in `shim_event` points into `event`/`owned_text`, alive during the
     // call; the shim never raises (a KeyboardInterrupt is kept and raised out of poll()).
-    let outcome = unsafe { shim::pg_shim_mqtt_event(id, &shim_event) };
-    let _ = PgCallOutcome::from_code(outcome);
+    PgCallOutcome::from_code(unsafe { shim::pg_shim_mqtt_event(id, &shim_event) })
 }
 
 /// Asks Linux to acknowledge received data at once instead of delaying the ACK (~40 ms): a
@@ -362,27 +575,39 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, _eve
         return;
     }
     let id = slot as u32;
-    let Some(client) = client(id) else { return };
-    if client.connection != connection {
-        return;
-    }
     let now = now_ms();
-    match event as u32 {
-        mg::MG_EV_CONNECT => client.session.on_transport_connected(now),
+    let ours = |client: &MqttClient| client.connection == connection;
+    let handled = match event as u32 {
+        mg::MG_EV_CONNECT => with_client(id, |client| ours(client) && {
+            client.session.on_transport_connected(now);
+            true
+        }),
         mg::MG_EV_READ => {
-            // SAFETY: the live connection's receive buffer holds `len` bytes.
+            // SAFETY: the live connection's receive buffer holds `len` bytes, untouched until
+            // the `mg_iobuf_del` below.
             let received = unsafe { PgBytes { ptr: (*connection).recv.buf, len: (*connection).recv.len }.as_slice() };
-            let used = client.session.handle_bytes(received, now);
-            // SAFETY: removes the consumed prefix of the live connection's receive buffer.
-            unsafe { mg::mg_iobuf_del(&mut (*connection).recv, 0, used) };
-            client.ack_owed = true;
-            client.read_this_poll = true;
+            let used = with_client(id, |client| {
+                ours(client).then(|| {
+                    client.ack_owed = true;
+                    client.read_this_poll = true;
+                    client.session.handle_bytes(received, now)
+                })
+            })
+            .flatten();
+            if let Some(used) = used {
+                // SAFETY: removes the consumed prefix of the live connection's receive buffer.
+                unsafe { mg::mg_iobuf_del(&mut (*connection).recv, 0, used) };
+            }
+            Some(used.is_some())
         }
-        mg::MG_EV_CLOSE => {
+        mg::MG_EV_CLOSE => with_client(id, |client| ours(client) && {
             client.connection = core::ptr::null_mut();
             client.session.on_transport_closed(now);
-        }
+            true
+        }),
         _ => return,
+    };
+    if handled == Some(true) {
+        carry_out(id);
     }
-    pump(id);
 }

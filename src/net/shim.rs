@@ -22,11 +22,22 @@ pub enum PgCallOutcome {
     AuthRejected = 4,
     /// The auth callback accepted the credentials.
     AuthAccepted = 5,
+    /// Not called: a KeyboardInterrupt/SystemExit is still waiting to be raised. The event or
+    /// request stays queued for the next `poll()`.
+    Deferred = 6,
 }
 
 impl PgCallOutcome {
     pub fn from_code(code: i32) -> Option<Self> {
-        [Self::Ok, Self::Failed, Self::Stopping, Self::BadBodyText, Self::AuthRejected, Self::AuthAccepted]
+        [
+            Self::Ok,
+            Self::Failed,
+            Self::Stopping,
+            Self::BadBodyText,
+            Self::AuthRejected,
+            Self::AuthAccepted,
+            Self::Deferred,
+        ]
             .into_iter()
             .find(|outcome| *outcome as i32 == code)
     }
@@ -43,4 +54,20 @@ extern "C" {
     /// Hands an MQTT client's event to its Python callbacks; returns a `PgCallOutcome` code.
     #[cfg(feature = "mqtt")]
     pub fn pg_shim_mqtt_event(client: u32, event: *const PgMqttEvent) -> i32;
+    /// Looks a host name up with the platform's resolver (blocking, no Python involved): 1 and
+    /// the IPv4 address in `address_out`, 0 when the name is unknown, -1 when the port has no
+    /// resolver of its own (Mongoose's DNS client then resolves it).
+    #[cfg(feature = "mqtt")]
+    pub fn pg_shim_resolve_ipv4(name: *const u8, name_len: usize, address_out: *mut u8) -> i32;
+    /// Whether MicroPython holds an exception to raise at its next check (Ctrl-C's
+    /// KeyboardInterrupt, a scheduled callback's): reads its state, runs nothing.
+    #[cfg(feature = "mqtt")]
+    fn pg_shim_interrupt_pending() -> bool;
+}
+
+/// Whether a Ctrl-C (or another asynchronous exception) waits to be raised by the shim.
+#[cfg(feature = "mqtt")]
+pub fn interrupt_pending() -> bool {
+    // SAFETY: a read of MicroPython's pending-exception slot; no Python runs, nothing raises.
+    unsafe { pg_shim_interrupt_pending() }
 }

@@ -17,12 +17,10 @@
 #include <netdb.h>
 #endif
 
-#include "py/bc.h"
 #include "py/mperrno.h"
 #include "py/mphal.h"
 #include "py/nlr.h"
 #include "py/obj.h"
-#include "py/objfun.h"
 #include "py/objlist.h"
 #include "py/objstr.h"
 #include "py/runtime.h"
@@ -48,6 +46,10 @@ MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_handlers);
 MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_auth_callback);
 // KeyboardInterrupt / SystemExit caught inside a callback, raised again out of poll().
 MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_pending_exception);
+// What a handler returned, and the objects made from it (JSON text, header lines), while the
+// reply is converted: Rust reads the reply through raw pointers into them, so they stay rooted
+// across every allocation until the handler call returns to Rust.
+MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_reply_objects[3]);
 #if PYTHONGOOSE_MQTT
 // Running MQTT clients (dict: Rust client id -> MQTTclient object). A client the script dropped
 // keeps working, callbacks and all, until it stops.
@@ -73,12 +75,18 @@ static PgBytes bytes_of_cstr(const char *text) {
     return bytes_of(text, strlen(text));
 }
 
-// Raises the Python exception that matches a Rust status (returns on PG_STATUS_OK).
+static void raise_pending_exception(void);
+
+// Raises what a call into Rust left: first a KeyboardInterrupt/SystemExit a callback raised
+// during it, then the Python exception that matches its status (returns on PG_STATUS_OK).
 static void raise_for_status(PgStatus status) {
+    raise_pending_exception();
     const mp_obj_type_t *type;
     switch (status) {
         case PG_STATUS_OK:
             return;
+        case PG_STATUS_HOST_NOT_FOUND:
+            mp_raise_msg_varg(&mp_type_OSError, MP_ERROR_TEXT("mongoose: %s"), pg_last_error_message());
         case PG_STATUS_INVALID_ARGUMENT:
             mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("mongoose: %s"), pg_last_error_message());
         case PG_STATUS_LISTEN_FAILED:
@@ -96,11 +104,13 @@ static void raise_for_status(PgStatus status) {
     mp_raise_msg_varg(type, MP_ERROR_TEXT("mongoose: %s"), pg_status_message(status));
 }
 
-// A KeyboardInterrupt/SystemExit a callback raised is carried out of poll() and raised here.
+// A KeyboardInterrupt/SystemExit a callback raised is carried out of poll() (or the call that
+// ran the callback) and raised here; Rust then delivers what it held back, from the next poll.
 static void raise_pending_exception(void) {
     mp_obj_t pending = MP_STATE_VM(pythongoose_pending_exception);
     if (pending != MP_OBJ_NULL) {
         MP_STATE_VM(pythongoose_pending_exception) = MP_OBJ_NULL;
+        pg_stop_raised();
         nlr_raise(pending);
     }
 }
@@ -123,16 +133,34 @@ static mp_obj_t new_text_or_bytes(PgBytes b) {
     return new_bytes_of(b);
 }
 
-// What an exception from a callback means for the event loop. Never raises.
-static int32_t outcome_of_exception(mp_obj_t exception) {
+static bool is_stop_request(mp_obj_t exception) {
     const mp_obj_type_t *type = mp_obj_get_type(exception);
-    if (mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(type), MP_OBJ_FROM_PTR(&mp_type_KeyboardInterrupt))
-        || mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(type), MP_OBJ_FROM_PTR(&mp_type_SystemExit))) {
+    return mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(type), MP_OBJ_FROM_PTR(&mp_type_KeyboardInterrupt))
+        || mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(type), MP_OBJ_FROM_PTR(&mp_type_SystemExit));
+}
+
+// What an exception from a callback means for the event loop. Never raises: printing runs the
+// exception's own __str__/__repr__ (user code), so it runs protected, with a fixed line when it
+// raises in turn (a KeyboardInterrupt raised while printing is kept, like one from the callback).
+static int32_t outcome_of_exception(mp_obj_t exception) {
+    if (is_stop_request(exception)) {
         MP_STATE_VM(pythongoose_pending_exception) = exception;
         return PG_CALL_OUTCOME_STOPPING;
     }
-    mp_printf(&mp_plat_print, "mongoose: a callback raised an exception:\n");
-    mp_obj_print_exception(&mp_plat_print, exception);
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_printf(&mp_plat_print, "mongoose: a callback raised an exception:\n");
+        mp_obj_print_exception(&mp_plat_print, exception);
+        nlr_pop();
+    } else {
+        mp_obj_t printing_error = MP_OBJ_FROM_PTR(nlr.ret_val);
+        mp_printf(&mp_plat_print, "\nmongoose: the %s a callback raised could not be printed (printing it raised %s)\n",
+            mp_obj_get_type_str(exception), mp_obj_get_type_str(printing_error));
+        if (is_stop_request(printing_error)) {
+            MP_STATE_VM(pythongoose_pending_exception) = printing_error;
+            return PG_CALL_OUTCOME_STOPPING;
+        }
+    }
     return PG_CALL_OUTCOME_FAILED;
 }
 
@@ -293,6 +321,7 @@ static void set_reply_body(mp_obj_t body, PgReply *reply) {
     if (mp_obj_is_type(body, &mp_type_dict) || mp_obj_is_type(body, &mp_type_list)) {
         mp_obj_t json = mp_import_name(MP_QSTR_json, mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
         mp_obj_t text = mp_call_function_1(mp_load_attr(json, MP_QSTR_dumps), body);
+        MP_STATE_VM(pythongoose_reply_objects)[1] = text;
         size_t len;
         const char *data = mp_obj_str_get_data(text, &len);
         reply->body = bytes_of(data, len);
@@ -360,7 +389,11 @@ static void set_reply_headers(mp_obj_t headers, PgReply *reply) {
         check_header_text(lines.buf + start, lines.len - start, false);
         vstr_add_strn(&lines, "\r\n", 2);
     }
-    reply->extra_headers = bytes_of(lines.buf, lines.len);
+    mp_obj_t text = mp_obj_new_str_from_vstr(&lines);
+    MP_STATE_VM(pythongoose_reply_objects)[2] = text;
+    size_t len;
+    const char *data = mp_obj_str_get_data(text, &len);
+    reply->extra_headers = bytes_of(data, len);
 }
 
 // Converts what a handler returned into `reply`. Raises on anything unsupported.
@@ -397,9 +430,15 @@ static void convert_reply(mp_obj_t result, PgReply *reply) {
 // ---------------------------------------------------------------------------------------------
 // Protected calls from Rust into Python (declared in include/pythongoose.h). They never raise.
 
+static void forget_reply_objects(void) {
+    for (size_t i = 0; i < MP_ARRAY_SIZE(MP_STATE_VM(pythongoose_reply_objects)); i++) {
+        MP_STATE_VM(pythongoose_reply_objects)[i] = MP_OBJ_NULL;
+    }
+}
+
 int32_t pg_shim_call_handler(uint32_t slot, uint8_t convention, const PgRequest *request, PgReply *reply) {
     if (MP_STATE_VM(pythongoose_pending_exception) != MP_OBJ_NULL) {
-        return PG_CALL_OUTCOME_STOPPING;
+        return PG_CALL_OUTCOME_DEFERRED;
     }
     mp_obj_t handlers = MP_STATE_VM(pythongoose_handlers);
     if (handlers == MP_OBJ_NULL) {
@@ -430,6 +469,7 @@ int32_t pg_shim_call_handler(uint32_t slot, uint8_t convention, const PgRequest 
             argument = MP_OBJ_FROM_PTR(obj);
         }
         mp_obj_t result = mp_call_function_1(handler, argument);
+        MP_STATE_VM(pythongoose_reply_objects)[0] = result;
         convert_reply(result, reply);
         nlr_pop();
         outcome = PG_CALL_OUTCOME_OK;
@@ -439,12 +479,15 @@ int32_t pg_shim_call_handler(uint32_t slot, uint8_t convention, const PgRequest 
     if (request_obj != NULL) {
         request_obj->request = NULL; // the request's memory goes away after this call
     }
+    // Rust copies the reply before anything allocates on the GC heap again: unrooted from here,
+    // nothing can collect them before that copy.
+    forget_reply_objects();
     return outcome;
 }
 
 int32_t pg_shim_check_auth(const uint8_t *user, uintptr_t user_len, const uint8_t *password, uintptr_t password_len) {
     if (MP_STATE_VM(pythongoose_pending_exception) != MP_OBJ_NULL) {
-        return PG_CALL_OUTCOME_STOPPING;
+        return PG_CALL_OUTCOME_DEFERRED;
     }
     mp_obj_t callback = MP_STATE_VM(pythongoose_auth_callback);
     if (callback == MP_OBJ_NULL) {
@@ -663,6 +706,7 @@ static MP_DEFINE_CONST_FUN_OBJ_KW(mongoose_route_obj, 2, mongoose_route);
 // callback carried out, a Ctrl-C or scheduled callback that ended the wait (here, not a
 // statement later), or the loop's status.
 static void poll_once(int ms) {
+    raise_pending_exception();
     PgStatus status = pg_poll(ms);
     raise_pending_exception();
     mp_handle_pending(true);
@@ -779,41 +823,6 @@ static void forget_mqtt_clients(void) {
     MP_STATE_VM(pythongoose_last_topic) = MP_OBJ_NULL;
 }
 
-// Layouts of MicroPython's bound-method and closure objects (private to objboundmeth.c and
-// objclosure.c of the pinned MicroPython 1.25; read only, to find the function they wrap).
-typedef struct {
-    mp_obj_base_t base;
-    mp_obj_t meth;
-    mp_obj_t self;
-} wrapped_bound_method_t;
-typedef struct {
-    mp_obj_base_t base;
-    mp_obj_t fun;
-    size_t n_closed;
-} wrapped_closure_t;
-
-// Whether `callback` (a Python function, bound method or closure) takes a positional argument:
-// on_connect then receives the session-present flag (the seed's on_connect() takes none).
-static bool takes_an_argument(mp_obj_t callback) {
-    size_t implicit_args = 0; // bound self, closed-over cells
-    if (mp_obj_is_type(callback, &mp_type_bound_meth)) {
-        callback = ((const wrapped_bound_method_t *)MP_OBJ_TO_PTR(callback))->meth;
-        implicit_args += 1;
-    }
-    if (mp_obj_is_obj(callback) && mp_obj_get_type(callback)->name == MP_QSTR_closure) {
-        const wrapped_closure_t *closure = MP_OBJ_TO_PTR(callback);
-        implicit_args += closure->n_closed;
-        callback = closure->fun;
-    }
-    if (!mp_obj_is_type(callback, &mp_type_fun_bc)) {
-        return false;
-    }
-    const mp_obj_fun_bc_t *fun = MP_OBJ_TO_PTR(callback);
-    const byte *ip = fun->bytecode;
-    MP_BC_PRELUDE_SIG_DECODE(ip);
-    return n_pos_args > implicit_args || (scope_flags & MP_SCOPE_FLAG_VARARGS);
-}
-
 // Bytes of a str or buffer argument (str/bytes/bytearray/memoryview).
 static PgBytes bytes_arg(mp_obj_t obj, const char *what) {
     if (mp_obj_is_str(obj)) {
@@ -850,47 +859,39 @@ static mqtt_client_obj_t *running_client(mp_obj_t self_in) {
     return self;
 }
 
-#if defined(__unix__)
-// Mongoose resolves names with its own DNS client (a public server by default), which knows
-// nothing of /etc/hosts or the system resolver. On the unix port a broker's host name is resolved
-// here, with the system's resolver (blocking, like umqtt's getaddrinfo), into an IPv4 URL.
-// Returns `url` itself when there is nothing to resolve. Raises OSError when resolution fails.
-static const char *url_with_resolved_host(const char *url, vstr_t *storage) {
-    const char *host = strstr(url, "://");
-    host = host == NULL ? url : host + 3;
-    size_t host_len = strcspn(host, ":/?#");
-    if (host_len == 0 || host[0] == '[' || host_len >= 254) {
-        return url;
+// The platform's resolver for broker host names (Rust decides when one is needed): on the unix
+// port the system's getaddrinfo, blocking like umqtt's. Elsewhere -1: Mongoose resolves the name.
+int32_t pg_shim_resolve_ipv4(const uint8_t *name, uintptr_t name_len, uint8_t *address_out) {
+    #if defined(__unix__)
+    char text[254];
+    if (name_len == 0 || name_len >= sizeof(text)) {
+        return 0;
     }
-    char name[254];
-    memcpy(name, host, host_len);
-    name[host_len] = '\0';
-    struct in_addr literal;
-    if (inet_pton(AF_INET, name, &literal) == 1 || strcmp(name, "localhost") == 0) {
-        return url;
-    }
+    memcpy(text, name, name_len);
+    text[name_len] = '\0';
     struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM };
     struct addrinfo *found = NULL;
     MP_THREAD_GIL_EXIT();
-    int error = getaddrinfo(name, NULL, &hints, &found);
+    int error = getaddrinfo(text, NULL, &hints, &found);
     MP_THREAD_GIL_ENTER();
     if (error != 0 || found == NULL) {
-        mp_raise_msg_varg(&mp_type_OSError, MP_ERROR_TEXT("mongoose: cannot resolve host '%s'"), name);
+        return 0;
     }
-    char address[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &((struct sockaddr_in *)found->ai_addr)->sin_addr, address, sizeof(address));
+    memcpy(address_out, &((struct sockaddr_in *)found->ai_addr)->sin_addr, 4);
     freeaddrinfo(found);
-    vstr_add_strn(storage, url, (size_t)(host - url));
-    vstr_add_str(storage, address);
-    vstr_add_str(storage, host + host_len);
-    return vstr_null_terminated_str(storage);
+    return 1;
+    #else
+    (void)name;
+    (void)name_len;
+    (void)address_out;
+    return -1;
+    #endif
 }
-#else
-static const char *url_with_resolved_host(const char *url, vstr_t *storage) {
-    (void)storage;
-    return url; // Mongoose's DNS client resolves it
+
+// Whether MicroPython holds an asynchronous exception (Ctrl-C) to raise at its next check.
+bool pg_shim_interrupt_pending(void) {
+    return MP_STATE_THREAD(mp_pending_exception) != MP_OBJ_NULL;
 }
-#endif
 
 // client.connect(url, user=None, pwd=None, will_topic=None, will_msg=None, will_qos=0,
 //                will_retain=False, *, client_id=None, keepalive=60, clean_session=True,
@@ -900,7 +901,7 @@ static const char *url_with_resolved_host(const char *url, vstr_t *storage) {
 // With wait_ms > 0 it runs the event loop until CONNACK and returns the session-present flag, or
 // raises OSError: the client stopped (refused, or failed with reconnect=False), or wait_ms ran
 // out (ETIMEDOUT; the client keeps trying unless disconnect() is called).
-static mp_obj_t wait_until_connected(mqtt_client_obj_t *self, mp_int_t wait_ms);
+static mp_obj_t wait_until_connected(mqtt_client_obj_t *self, uint32_t client, mp_int_t wait_ms);
 
 static mp_obj_t mqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     enum { ARG_url, ARG_user, ARG_pwd, ARG_will_topic, ARG_will_msg, ARG_will_qos, ARG_will_retain, ARG_client_id,
@@ -968,10 +969,8 @@ static mp_obj_t mqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_
     PgBytes password = has_password ? bytes_arg(args[ARG_pwd].u_obj, "pwd") : bytes_of("", 0);
     has_password = has_password && password.len > 0;
     bool has_will = args[ARG_will_topic].u_obj != mp_const_none;
-    vstr_t resolved_url;
-    vstr_init(&resolved_url, 0);
     PgMqttConfig config = {
-        .url = url_with_resolved_host(url, &resolved_url),
+        .url = url,
         .client_id = args[ARG_client_id].u_obj == mp_const_none ? bytes_of("", 0) : bytes_arg(args[ARG_client_id].u_obj, "client_id"),
         .has_username = has_user,
         .username = user,
@@ -993,26 +992,30 @@ static mp_obj_t mqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_
         .reconnect_max_ms = (uint32_t)args[ARG_reconnect_max_ms].u_int,
         .max_packet_size = (uint32_t)args[ARG_max_packet_size].u_int,
     };
-    mp_obj_t clients = mqtt_clients_dict();
-    uint32_t client = 0;
-    raise_for_status(pg_mqtt_connect(&config, &client));
-    // Rooted before anything goes on the network: an attempt may fail (and call back) at once.
+    // Rooted under its id before Rust creates it: from then on Rust may call back at any time.
+    uint32_t client = pg_mqtt_reserve_id();
+    mp_obj_dict_store(mqtt_clients_dict(), MP_OBJ_NEW_SMALL_INT(client), MP_OBJ_FROM_PTR(self));
+    PgStatus status = pg_mqtt_connect(&config, client);
+    if (status != PG_STATUS_OK) {
+        mqtt_client_of(client, true); // not created: unroot it
+        raise_for_status(status);
+    }
     self->client = (int32_t)client;
     self->last_reason = mp_const_none;
     self->session_present = false;
-    mp_obj_dict_store(clients, MP_OBJ_NEW_SMALL_INT(client), MP_OBJ_FROM_PTR(self));
     raise_for_status(pg_mqtt_start(client));
-    return wait_ms > 0 ? wait_until_connected(self, wait_ms) : mp_const_none;
+    return wait_ms > 0 ? wait_until_connected(self, client, wait_ms) : mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(mqtt_client_connect_obj, 2, mqtt_client_connect);
 
-static mp_obj_t wait_for_connack(mqtt_client_obj_t *self, mp_int_t wait_ms);
+static mp_obj_t wait_for_connack(mqtt_client_obj_t *self, uint32_t client, mp_int_t wait_ms);
 
-static mp_obj_t wait_until_connected(mqtt_client_obj_t *self, mp_int_t wait_ms) {
+// The client's final stop is raised by connect() while it waits, not printed as well.
+static mp_obj_t wait_until_connected(mqtt_client_obj_t *self, uint32_t client, mp_int_t wait_ms) {
     self->waiting = true;
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
-        mp_obj_t session_present = wait_for_connack(self, wait_ms);
+        mp_obj_t session_present = wait_for_connack(self, client, wait_ms);
         nlr_pop();
         self->waiting = false;
         return session_present;
@@ -1021,18 +1024,17 @@ static mp_obj_t wait_until_connected(mqtt_client_obj_t *self, mp_int_t wait_ms) 
     nlr_jump(nlr.ret_val);
 }
 
-static mp_obj_t wait_for_connack(mqtt_client_obj_t *self, mp_int_t wait_ms) {
-    mp_uint_t start = mp_hal_ticks_ms();
-    for (;;) {
-        if (self->client < 0) {
-            mp_raise_msg_varg(&mp_type_OSError, MP_ERROR_TEXT("mongoose: MQTT client stopped: %s"),
-                self->last_reason == mp_const_none ? "disconnected" : mp_obj_str_get_str(self->last_reason));
-        }
-        if (pg_mqtt_is_connected((uint32_t)self->client)) {
+static mp_obj_t wait_for_connack(mqtt_client_obj_t *self, uint32_t client, mp_int_t wait_ms) {
+    PgWaitResult result = pg_mqtt_wait_connected(client, (uint32_t)wait_ms);
+    raise_pending_exception();
+    mp_handle_pending(true);
+    switch (result) {
+        case PG_WAIT_RESULT_CONNECTED:
             return mp_obj_new_bool(self->session_present);
-        }
-        mp_int_t left = wait_ms - (mp_int_t)(mp_hal_ticks_ms() - start);
-        if (left <= 0) {
+        case PG_WAIT_RESULT_REENTERED:
+            mp_raise_msg(&mp_type_RuntimeError,
+                MP_ERROR_TEXT("mongoose: connect(wait_ms=...) cannot wait inside a callback; use on_connect"));
+        case PG_WAIT_RESULT_TIMED_OUT: {
             vstr_t text;
             vstr_init(&text, 80);
             vstr_printf(&text, "mongoose: not connected within %d ms (the client keeps trying)", (int)wait_ms);
@@ -1042,17 +1044,10 @@ static mp_obj_t wait_for_connack(mqtt_client_obj_t *self, mp_int_t wait_ms) {
             mp_obj_t args[2] = { MP_OBJ_NEW_SMALL_INT(MP_ETIMEDOUT), mp_obj_new_str_from_vstr(&text) };
             nlr_raise(mp_obj_new_exception_args(&mp_type_OSError, 2, args));
         }
-        poll_once(left > 50 ? 50 : (int)left);
+        default:
+            mp_raise_msg_varg(&mp_type_OSError, MP_ERROR_TEXT("mongoose: MQTT client stopped: %s"),
+                self->last_reason == mp_const_none ? "disconnected" : mp_obj_str_get_str(self->last_reason));
     }
-}
-
-// Reports a publish the queue could not take through on_status (if any), then raises.
-static void report_queue_full(mqtt_client_obj_t *self) {
-    if (self->on_status != mp_const_none) {
-        static const char text[] = "failed: queue full";
-        mp_call_function_2(self->on_status, mp_const_none, mp_obj_new_str(text, sizeof(text) - 1));
-    }
-    raise_for_status(PG_STATUS_MQTT_QUEUE_FULL);
 }
 
 // client.pub(topic, msg, qos=0, retain=False) -> packet id (QoS 1/2) or None (QoS 0)
@@ -1071,11 +1066,7 @@ static mp_obj_t mqtt_client_pub(size_t n_args, const mp_obj_t *pos_args, mp_map_
     PgBytes payload = bytes_arg(args[ARG_msg].u_obj, "msg");
     uint8_t qos = qos_arg(args[ARG_qos].u_int);
     uint16_t packet_id = 0;
-    PgStatus status = pg_mqtt_publish((uint32_t)self->client, topic, payload, qos, args[ARG_retain].u_bool, &packet_id);
-    if (status == PG_STATUS_MQTT_QUEUE_FULL) {
-        report_queue_full(self);
-    }
-    raise_for_status(status);
+    raise_for_status(pg_mqtt_publish((uint32_t)self->client, topic, payload, qos, args[ARG_retain].u_bool, &packet_id));
     return qos == 0 ? mp_const_none : MP_OBJ_NEW_SMALL_INT(packet_id);
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(mqtt_client_pub_obj, 3, mqtt_client_pub);
@@ -1145,7 +1136,11 @@ static MP_DEFINE_CONST_FUN_OBJ_2(mqtt_client_unsub_obj, mqtt_client_unsub);
 static mp_obj_t mqtt_client_disconnect(mp_obj_t self_in) {
     mqtt_client_obj_t *self = MP_OBJ_TO_PTR(self_in);
     if (self->client >= 0) {
-        raise_for_status(pg_mqtt_disconnect((uint32_t)self->client));
+        uint32_t client = (uint32_t)self->client;
+        // Not running from here on (pub() raises, connect() may start it again); its last events
+        // still reach its callbacks, and the object stays rooted until Rust releases the id.
+        self->client = -1;
+        raise_for_status(pg_mqtt_disconnect(client));
     }
     return mp_const_none;
 }
@@ -1183,12 +1178,22 @@ static const mp_rom_map_elem_t mqtt_client_locals_table[] = {
 };
 static MP_DEFINE_CONST_DICT(mqtt_client_locals, mqtt_client_locals_table);
 
+// client.session_present: the flag of the latest CONNACK (read-only; methods come from locals).
+static void mqtt_client_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
+    if (dest[0] == MP_OBJ_NULL && attr == MP_QSTR_session_present) {
+        dest[0] = mp_obj_new_bool(((mqtt_client_obj_t *)MP_OBJ_TO_PTR(self_in))->session_present);
+        return;
+    }
+    dest[1] = MP_OBJ_SENTINEL; // continue in locals_dict
+}
+
 static MP_DEFINE_CONST_OBJ_TYPE(
     pythongoose_type_mqtt_client,
     MP_QSTR_MQTTclient,
     MP_TYPE_FLAG_NONE,
     make_new, mqtt_client_make_new,
     print, mqtt_client_print,
+    attr, mqtt_client_attr,
     locals_dict, &mqtt_client_locals
     );
 
@@ -1212,17 +1217,17 @@ static mp_obj_t topic_object(PgBytes topic) {
 int32_t pg_shim_mqtt_event(uint32_t client, const PgMqttEvent *event) {
     if (event->kind == PG_MQTT_EVENT_KIND_RELEASED) {
         mqtt_client_obj_t *self = mqtt_client_of(client, true);
-        if (self != NULL) {
-            self->client = -1;
+        if (self != NULL && self->client == (int32_t)client) {
+            self->client = -1; // (a client connect()ed again since has a new id)
         }
         return PG_CALL_OUTCOME_OK;
     }
     mqtt_client_obj_t *self = mqtt_client_of(client, false);
     if (self == NULL) {
-        return PG_CALL_OUTCOME_OK; // connect() is still rooting it: nothing to call yet
+        return PG_CALL_OUTCOME_OK; // no Python object (closed): nothing to call
     }
     if (MP_STATE_VM(pythongoose_pending_exception) != MP_OBJ_NULL) {
-        return PG_CALL_OUTCOME_STOPPING;
+        return PG_CALL_OUTCOME_DEFERRED;
     }
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
@@ -1231,11 +1236,7 @@ int32_t pg_shim_mqtt_event(uint32_t client, const PgMqttEvent *event) {
                 self->session_present = event->session_present;
                 self->last_reason = mp_const_none;
                 if (self->on_connect != mp_const_none) {
-                    if (takes_an_argument(self->on_connect)) {
-                        mp_call_function_1(self->on_connect, mp_obj_new_bool(event->session_present));
-                    } else {
-                        mp_call_function_0(self->on_connect);
-                    }
+                    mp_call_function_0(self->on_connect); // the flag is client.session_present
                 }
                 break;
             case PG_MQTT_EVENT_KIND_MESSAGE:
