@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import read_mqtt_packet
+from support.fake_broker import read_mqtt_packet
 from support.mqtt import CALLBACKS, FAST_RECONNECT, parsed, wait_parsed
 from support.runner import free_port
 

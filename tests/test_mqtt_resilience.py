@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import read_mqtt_packet
+from support.fake_broker import read_mqtt_packet
 from support.mqtt import CALLBACKS, FAST_RECONNECT, parsed, wait_parsed
 
 

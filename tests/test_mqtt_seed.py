@@ -7,7 +7,7 @@ import struct
 import threading
 import time
 
-from conftest import read_mqtt_packet
+from support.fake_broker import read_mqtt_packet
 from support.http_client import curl
 
 SEED_MAIN = """
