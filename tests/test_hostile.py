@@ -4,7 +4,8 @@ event loop or fake security. Each test here failed before its fix."""
 import socket
 import time
 
-from conftest import free_port, parse_responses, raw_bytes
+from support.http_client import parse_responses, raw_bytes
+from support.runner import free_port
 
 # ---------------------------------------------------------------------------------------------
 # Printing an exception runs user code (__str__/__repr__): it is protected too.

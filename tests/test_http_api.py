@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from conftest import free_port, parse_responses, raw_bytes, raw_responses, read_all, read_responses
+from support.http_client import parse_responses, raw_bytes, raw_responses, read_all, read_responses
+from support.runner import free_port
 
 # ---------------------------------------------------------------------------------------------
 # Scripts

@@ -11,7 +11,7 @@ import struct
 import threading
 import time
 
-from conftest import parse_responses, raw_bytes, raw_responses, read_all, read_responses
+from support.http_client import parse_responses, raw_bytes, raw_responses, read_all, read_responses
 
 # ---------------------------------------------------------------------------------------------
 # 200 concurrent keep-alive connections

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from conftest import curl
+from support.http_client import curl
 
 # The seed's main.py, listening on the test's port instead of 0.0.0.0:8000.
 SEED_MAIN = """

@@ -11,7 +11,9 @@ import time
 
 import pytest
 
-from conftest import CALLBACKS, FAST_RECONNECT, free_port, parsed, read_mqtt_packet, wait_parsed
+from support.fake_broker import read_mqtt_packet
+from support.mqtt import CALLBACKS, FAST_RECONNECT, parsed, wait_parsed
+from support.runner import free_port
 
 def messages(script):
     return parsed(script, "MSG")

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from conftest import CALLBACKS, FAST_RECONNECT, parsed, read_mqtt_packet, wait_parsed
+from support.fake_broker import read_mqtt_packet
+from support.mqtt import CALLBACKS, FAST_RECONNECT, parsed, wait_parsed
 
 
 def wait_until(predicate, timeout):

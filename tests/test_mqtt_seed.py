@@ -7,7 +7,8 @@ import struct
 import threading
 import time
 
-from conftest import curl, read_mqtt_packet
+from support.fake_broker import read_mqtt_packet
+from support.http_client import curl
 
 SEED_MAIN = """
 def f1(data):
