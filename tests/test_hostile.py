@@ -2,9 +2,15 @@
 event loop or fake security. Each test here failed before its fix."""
 
 import socket
+import struct
+import threading
 import time
 
-from support.http_client import parse_responses, raw_bytes
+import pytest
+
+from support.fake_broker import connack, publish_packet, read_mqtt_packet, serve_until_stopped
+from support.http_client import parse_responses
+from support.mqtt import CALLBACKS, parsed
 from support.runner import free_port
 
 # ---------------------------------------------------------------------------------------------
@@ -40,3 +46,253 @@ def test_an_exception_that_cannot_be_printed_gives_500_and_the_loop_goes_on(star
     out = server.output()
     assert "cannot be called from inside a callback" not in out
     assert "ValueError" in out and "could not be printed" in out
+
+
+# ---------------------------------------------------------------------------------------------
+# A caught KeyboardInterrupt/SystemExit loses nothing: what was not delivered waits for the next
+# poll(), and the broker hears PUBACK/PUBREC only for messages that reached the script.
+
+STOP_IN_ON_PUBLISH = CALLBACKS + """
+count = 0
+def on_publish(topic, msg):
+    global count
+    count += 1
+    print("MSG", repr((topic, msg)))
+    if count == 3:
+        raise STOP("stop on message 3")
+client = mongoose.MQTTclient(on_connect, on_publish, on_disconnect=on_disconnect)
+client.connect(MQTT_URL, reconnect=False)
+run(5000, client.is_connected)
+print("READY")
+time.sleep(1)   # the ten messages arrive together while the script does not poll
+caught = 0
+t0 = time.ticks_ms()
+while count < 10 and ms_since(t0) < 8000:
+    try:
+        mongoose.poll(20)
+    except STOP:
+        caught += 1
+        print("CAUGHT")
+        while not signalled("go"):   # no poll: nothing may be acknowledged meanwhile
+            time.sleep_ms(20)
+run(500)
+print("CAUGHT_TIMES", caught)
+print("DONE")
+"""
+
+
+def acknowledging_broker(qos, acks, ready):
+    """A fake broker that sends ten messages of `qos` in one write once the client is up, and
+    records the acknowledgements it gets (PUBACK, or PUBREC answered with PUBREL)."""
+
+    def handler(sock, index, stop):
+        if read_mqtt_packet(sock) is None:
+            return
+        sock.sendall(connack())
+        time.sleep(0.3)
+        sock.sendall(b"".join(publish_packet("burst/t", b"m%d" % pid, qos, pid) for pid in range(1, 11)))
+        ready.set()
+
+        def on_packet(first, body):
+            kind = first >> 4
+            if kind in (4, 5):  # PUBACK, PUBREC
+                acks.append(struct.unpack(">H", body[:2])[0])
+                if kind == 5:
+                    sock.sendall(b"\x62\x02" + body[:2])
+                return True
+            return kind == 7  # PUBCOMP
+
+        serve_until_stopped(sock, stop, on_packet)
+
+    return handler
+
+
+@pytest.mark.parametrize("stop", ["KeyboardInterrupt", "SystemExit"])
+@pytest.mark.parametrize("qos", [1, 2])
+def test_a_caught_stop_in_on_publish_loses_no_message_and_acknowledges_only_delivered_ones(
+    fake_broker, mqtt_script, stop, qos
+):
+    acks, ready = [], threading.Event()
+    fake = fake_broker(acknowledging_broker(qos, acks, ready))
+    script = mqtt_script(STOP_IN_ON_PUBLISH.replace("STOP", stop), fake.url)
+    assert script.wait_for_output("CAUGHT", timeout=10), script.output()
+    time.sleep(0.5)
+    # the script holds KeyboardInterrupt and does not poll: only messages 1-3 reached it
+    assert acks == [1, 2, 3], (acks, script.output())
+    script.signal("go")
+    output = script.wait_done(15)
+    messages = parsed(script, "MSG")
+    assert messages == [("burst/t", b"m%d" % i) for i in range(1, 11)], output
+    assert "CAUGHT_TIMES 1" in output
+    deadline = time.monotonic() + 3
+    while len(acks) < 10 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert acks == list(range(1, 11)), acks
+
+
+# ---------------------------------------------------------------------------------------------
+# The same for HTTP: requests in the batch a stop interrupted are served by the next poll().
+
+HTTP_STOP = """
+import time
+import mongoose
+
+calls = []
+def handler(req):
+    calls.append(req.path)
+    print("HANDLED", req.path)
+    if req.path == "/stop":
+        raise KeyboardInterrupt
+    return "ok " + req.path
+
+mongoose.init(url=URL)
+mongoose.route("/#", handler, auth=False)
+print("LISTENING")
+mongoose.poll(50)
+time.sleep(1)   # every request below arrives before the next poll
+t0 = time.ticks_ms()
+while time.ticks_diff(time.ticks_ms(), t0) < 6000:
+    try:
+        mongoose.poll(20)
+    except KeyboardInterrupt:
+        print("CAUGHT", len(calls))
+        while True:
+            try:
+                open("go").close()
+                break
+            except OSError:
+                time.sleep_ms(20)
+"""
+
+
+def test_requests_behind_a_handler_s_keyboardinterrupt_are_served_after_it_not_dropped(start_server):
+    server = start_server(HTTP_STOP)
+    assert server.wait_for_output("LISTENING")
+    pipelined = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    others = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(3)]
+    time.sleep(0.2)
+    pipelined.sendall(b"".join(b"GET /%s HTTP/1.1\r\nHost: t\r\n\r\n" % p for p in (b"stop", b"b", b"c")))
+    for i, sock in enumerate(others):
+        sock.sendall(b"GET /other%d HTTP/1.1\r\nHost: t\r\n\r\n" % i)
+    assert server.wait_for_output("CAUGHT", timeout=10), server.output()
+    assert "CAUGHT 1" in server.output(), server.output()  # nothing handled after the stop
+    (server.script_path.parent / "go").write_text("go")
+    replies = read_replies(pipelined, 3)
+    assert [(r.status, r.body) for r in replies] == [(503, b"Service Unavailable"), (200, b"ok /b"), (200, b"ok /c")]
+    for i, sock in enumerate(others):
+        (reply,) = read_replies(sock, 1)
+        assert (reply.status, reply.body) == (200, b"ok /other%d" % i)
+    for sock in [pipelined, *others]:
+        sock.close()
+
+
+def read_replies(sock, count, timeout=10.0):
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        replies, _ = parse_responses(data)
+        if len(replies) >= count:
+            return replies
+        sock.settimeout(max(0.05, deadline - time.monotonic()))
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    replies, _ = parse_responses(data)
+    assert len(replies) >= count, data
+    return replies
+
+
+# ---------------------------------------------------------------------------------------------
+# A scheme means what it says: no TLS yet, so https:// and mqtts:// are refused, never plaintext.
+
+SCHEMES = """
+import mongoose
+
+for url in ("https://127.0.0.1:%d" % PORT, "HTTPS://127.0.0.1:%d" % PORT, "ftp://127.0.0.1:%d" % PORT,
+            "tcp://127.0.0.1:%d" % PORT, "127.0.0.1:%d" % PORT):
+    try:
+        mongoose.init(url=url)
+        print("SERVED", url)
+    except ValueError as e:
+        print("REFUSED", url, "|", e)
+
+client = mongoose.MQTTclient()
+for url in ("mqtts://127.0.0.1:BROKER", "ws://127.0.0.1:BROKER", "http://127.0.0.1:BROKER", "127.0.0.1:BROKER"):
+    try:
+        client.connect(url, user="u", pwd="secret")
+        print("CONNECTING", url)
+    except ValueError as e:
+        print("REFUSED", url, "|", e)
+for _ in range(20):
+    try:
+        mongoose.poll(10)
+    except RuntimeError:
+        pass
+print("DONE")
+"""
+
+
+def test_tls_and_unknown_schemes_are_refused_with_value_error_never_served_in_plaintext(run_script, fake_broker):
+    seen = []
+    fake = fake_broker(lambda sock, index, stop: seen.append(read_mqtt_packet(sock, timeout=1)))
+    port = free_port()
+    code, output = run_script(SCHEMES.replace("BROKER", str(fake.port)), port=port)
+    assert code == 0 and "DONE" in output, output
+    assert "SERVED" not in output and "CONNECTING" not in output, output
+    refused = [line for line in output.splitlines() if line.startswith("REFUSED")]
+    assert len(refused) == 9, output
+    assert "needs TLS" in refused[0] and "needs TLS" in refused[1], refused
+    assert "mqtts://" in refused[5] and "needs TLS" in refused[5], refused
+    time.sleep(0.3)
+    assert fake.connections == 0 and seen == [], "a credential-bearing CONNECT went out in plaintext"
+
+
+# ---------------------------------------------------------------------------------------------
+# Client ids carry no stale events: a callback that disconnects its client and makes a new one
+# never hands the old client's events to the new one; events nest in no callback.
+
+SWAP_CLIENTS = CALLBACKS + """
+log = []
+second = None
+
+def on_publish_a(topic, msg):
+    global second
+    print("BEGIN", repr(msg))
+    if second is None:
+        first.disconnect()
+        second = mongoose.MQTTclient(lambda: print("B_CONNECT"), lambda t, m: print("B_MSG", repr(m)),
+                                     on_disconnect=lambda r: print("B_DISC", repr(r)))
+        second.connect(MQTT_URL)
+    print("END", repr(msg))
+
+first = mongoose.MQTTclient(None, on_publish_a, on_disconnect=lambda r: print("A_DISC", repr(r)))
+first.connect(MQTT_URL)
+run(5000, first.is_connected)
+run(3000, lambda: second is not None and second.is_connected())
+run(500)
+print("DONE")
+"""
+
+
+def test_a_client_made_inside_another_client_s_callback_never_gets_its_events(fake_broker, mqtt_script):
+    def handler(sock, index, stop):
+        if read_mqtt_packet(sock) is None:
+            return
+        sock.sendall(connack())
+        if index == 0:
+            time.sleep(0.2)
+            sock.sendall(b"".join(publish_packet("a/t", b"a%d" % i) for i in range(5)))
+        serve_until_stopped(sock, stop)
+
+    fake = fake_broker(handler)
+    script = mqtt_script(SWAP_CLIENTS, fake.url)
+    output = script.wait_done(15)
+    assert "B_MSG" not in output, output
+    assert "B_CONNECT" in output, output
+    lines = [line for line in output.splitlines() if line.split(" ")[0] in ("BEGIN", "END", "A_DISC")]
+    # each callback runs to its end before the next event: on_disconnect does not nest in on_publish
+    assert lines[:2] == ["BEGIN b'a0'", "END b'a0'"], lines
+    for begin, end in zip(lines[0::2], lines[1::2]):
+        if begin.startswith("BEGIN"):
+            assert end == "END" + begin[5:], lines

@@ -1,7 +1,9 @@
 """A scripted fake MQTT broker on loopback (each connection handled by a test function):
-read_mqtt_packet, FakeBroker and the fake_broker fixture."""
+read_mqtt_packet, packet builders (connack, publish_packet), serve_until_stopped, FakeBroker and
+the fake_broker fixture."""
 
 import socket
+import struct
 import threading
 import time
 
@@ -33,6 +35,52 @@ def read_mqtt_packet(sock, timeout=5.0):
         return first, read_exact(length)
     except (OSError, ConnectionError):
         return None
+
+
+def connack(session_present=False, code=0):
+    return bytes([0x20, 0x02, 1 if session_present else 0, code])
+
+
+def encode_length(length):
+    out = b""
+    while True:
+        byte, length = length % 128, length // 128
+        out += bytes([byte | (0x80 if length else 0)])
+        if not length:
+            return out
+
+
+def publish_packet(topic, payload, qos=0, pid=None, dup=False, retain=False):
+    body = struct.pack(">H", len(topic)) + topic.encode()
+    if qos:
+        body += struct.pack(">H", pid)
+    body += payload
+    first = 0x30 | (0x08 if dup else 0) | (qos << 1) | (1 if retain else 0)
+    return bytes([first]) + encode_length(len(body)) + body
+
+
+def serve_until_stopped(sock, stop, on_packet=None):
+    """Reads packets until the peer closes or the test ends; answers PINGREQ and SUBSCRIBE."""
+    while not stop.is_set():
+        packet = read_mqtt_packet(sock, timeout=0.2)
+        if packet is None:
+            try:
+                sock.settimeout(0.01)
+                if sock.recv(1, 2) == b"":  # MSG_PEEK: closed?
+                    return
+            except (BlockingIOError, OSError):
+                pass
+            continue
+        first, body = packet
+        kind = first >> 4
+        if on_packet is not None and on_packet(first, body):
+            continue
+        if kind == 12:
+            sock.sendall(b"\xd0\x00")
+        elif kind == 8:
+            sock.sendall(b"\x90\x03" + body[:2] + b"\x01")
+        elif kind == 14:
+            return
 
 
 class FakeBroker:
