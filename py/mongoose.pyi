@@ -51,13 +51,16 @@ class Request:
     def json(self) -> Any: ...
 
 class MQTTclient:
+    # The session-present flag of the latest CONNACK (read it in on_connect).
+    @property
+    def session_present(self) -> bool: ...
     def __init__(
         self,
-        on_connect: Optional[Callable[..., Any]] = None,
+        on_connect: Optional[Callable[[], Any]] = None,
         on_publish: Optional[Callable[[str, bytes], Any]] = None,
         *,
         on_disconnect: Optional[Callable[[str], Any]] = None,
-        on_status: Optional[Callable[[Optional[int], str], Any]] = None,
+        on_status: Optional[Callable[[int, str], Any]] = None,
     ) -> None: ...
     def connect(
         self,
