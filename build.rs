@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 /// Compile-time settings for Mongoose, shared by the C build and bindgen (a setting such as
 /// `MG_MAX_HTTP_HEADERS` would change `struct mg_http_message`, so both sides must see the same).
-const MONGOOSE_DEFINES: &[(&str, &str)] = &[("MG_ENABLE_LOG", "0")];
+/// `MG_ENABLE_CUSTOM_CALLOC`: Mongoose allocates through `mg_calloc`/`mg_free` in `src/heap.rs`
+/// (counted, budgeted, aligned); a firmware build that compiles Mongoose itself must set it too.
+const MONGOOSE_DEFINES: &[(&str, &str)] = &[("MG_ENABLE_LOG", "0"), ("MG_ENABLE_CUSTOM_CALLOC", "1")];
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");

@@ -28,6 +28,8 @@ typedef enum {
   PG_STATUS_MQTT_NO_SUCH_CLIENT = 8,
   // The platform's resolver does not know a host name (`pg_last_error_message` names it).
   PG_STATUS_HOST_NOT_FOUND = 9,
+  // The memory budget (`pg_heap_set_limit`) or the heap cannot hold what was asked.
+  PG_STATUS_OUT_OF_MEMORY = 10,
 } PgStatus;
 
 // How `pg_mqtt_wait_connected` ended.
@@ -99,6 +101,18 @@ typedef struct {
   // When false, no route asks for credentials (no auth callback was given).
   bool auth_enabled;
 } PgServerConfig;
+
+// The module's C-heap figures (`mongoose.memory()`).
+typedef struct {
+  // Bytes Rust and Mongoose hold now.
+  uintptr_t used;
+  // The most they held at once.
+  uintptr_t peak;
+  // The budget (0: none).
+  uintptr_t limit;
+  // Allocations the budget refused so far.
+  uintptr_t refused;
+} PgHeapStats;
 
 // A borrowed byte string: `len` bytes at `ptr` (`ptr` may be null when `len` is 0).
 typedef struct {
@@ -217,6 +231,15 @@ PgStatus pg_close(void);
 
 bool pg_server_is_running(void);
 
+// The module's C-heap figures.
+//
+// # Safety
+// `stats` is writable.
+void pg_heap_stats(PgHeapStats *stats);
+
+// Sets the budget for what network input may make the module allocate (0: none).
+void pg_heap_set_limit(uintptr_t bytes);
+
 // The shim raised (or dropped) the KeyboardInterrupt/SystemExit a callback left: what was held
 // back (MQTT events, HTTP requests) is delivered again from the next poll on.
 void pg_stop_raised(void);
@@ -324,5 +347,12 @@ extern int32_t pg_shim_resolve_ipv4(const uint8_t *name, uintptr_t name_len, uin
 // Whether MicroPython holds an exception to raise at its next check (Ctrl-C's
 // KeyboardInterrupt, a scheduled callback's): reads its state, runs nothing.
 extern bool pg_shim_interrupt_pending(void);
+
+// Mongoose's allocator (`MG_ENABLE_CUSTOM_CALLOC`): zeroed, budgeted.
+void *mg_calloc(uintptr_t count, uintptr_t size);
+
+// # Safety
+// `ptr` is null or came from `mg_calloc`.
+void mg_free(void *ptr);
 
 #endif  /* PYTHONGOOSE_H */

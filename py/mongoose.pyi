@@ -4,7 +4,7 @@ The module itself is native (Rust + C); these stubs only describe its Python API
 that every name here exists in the built module and the other way round.
 """
 
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Dict, Optional, Union
 
 _Buffer = Union[bytes, bytearray, memoryview]
 _Body = Union[str, bytes, bytearray, memoryview, dict, list, None]
@@ -36,6 +36,11 @@ def poll(ms: int = 0) -> None:
 
 def close() -> None:
     """Closes the server, every MQTT client and every connection."""
+
+def memory(limit: Optional[int] = None) -> Dict[str, int]:
+    """C-heap bytes the module holds: {"used", "peak", "limit", "refused"}; limit=N sets the
+    budget for what network input may make it allocate (0: none)."""
+    ...
 
 class Request:
     """The request a route handler gets; valid only during the handler call."""

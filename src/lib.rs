@@ -26,4 +26,5 @@ pub mod ffi;
 #[cfg(feature = "mongoose")]
 pub(crate) mod net;
 
+pub mod heap;
 mod runtime;

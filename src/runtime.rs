@@ -1,51 +1,30 @@
-//! What a `#![no_std]` staticlib needs from its host: a global allocator on the C heap (the one
-//! Mongoose uses too), a panic handler that reports and aborts, and the personality symbol the
+//! What a `#![no_std]` staticlib needs from its host: a global allocator on the C heap (through
+//! `crate::heap`, like Mongoose's allocations), a panic handler that reports and aborts, and the personality symbol the
 //! precompiled `core` still references on unwinding targets.
 
 #[cfg(not(any(test, fuzzing)))]
 mod c_heap {
     use core::alloc::{GlobalAlloc, Layout};
-    use core::ffi::c_void;
 
-    extern "C" {
-        fn malloc(size: usize) -> *mut c_void;
-        fn calloc(count: usize, size: usize) -> *mut c_void;
-        fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void;
-        fn free(ptr: *mut c_void);
-    }
+    use crate::heap;
 
-    /// malloc/free guarantee this alignment on every target the module ships on.
-    const C_HEAP_ALIGN: usize = 8;
-
+    /// Rust's allocations: aligned as the layout asks on every target, counted by `heap`, never
+    /// refused by its budget (input paths check `heap::admit` themselves, then reserve fallibly).
     struct CHeap;
 
-    // SAFETY: malloc/calloc/realloc/free are the C library's thread-safe allocator; layouts with an
-    // alignment the C heap does not guarantee are refused (null), never served misaligned.
+    // SAFETY: `heap::allocate` returns null or a block of at least `layout.size()` bytes aligned
+    // to `layout.align()`, which stays valid until `heap::release`; the default `realloc`
+    // (allocate, copy, release) keeps those guarantees.
     unsafe impl GlobalAlloc for CHeap {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            if layout.align() > C_HEAP_ALIGN {
-                return core::ptr::null_mut();
-            }
-            // SAFETY: plain C allocation of a non-zero size (GlobalAlloc never asks for 0).
-            unsafe { malloc(layout.size()) as *mut u8 }
+            heap::allocate(layout.size(), layout.align(), false, false)
         }
         unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-            if layout.align() > C_HEAP_ALIGN {
-                return core::ptr::null_mut();
-            }
-            // SAFETY: as above, zero-filled by calloc.
-            unsafe { calloc(1, layout.size()) as *mut u8 }
+            heap::allocate(layout.size(), layout.align(), true, false)
         }
         unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
-            // SAFETY: `ptr` came from malloc/calloc/realloc above.
-            unsafe { free(ptr as *mut c_void) }
-        }
-        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            if layout.align() > C_HEAP_ALIGN {
-                return core::ptr::null_mut();
-            }
-            // SAFETY: `ptr` came from this allocator; realloc keeps the C heap's alignment.
-            unsafe { realloc(ptr as *mut c_void, new_size) as *mut u8 }
+            // SAFETY: `ptr` came from `alloc`/`alloc_zeroed` above.
+            unsafe { heap::release(ptr) }
         }
     }
 

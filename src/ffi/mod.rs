@@ -19,7 +19,7 @@ use crate::http::limits::Limits;
 use crate::http::routes::{CallingConvention, HandlerRef, MethodSet, Route};
 use crate::net::{event_loop, http_server};
 use crate::url::UrlRole;
-use types::{PgBytes, PgRequest, PgServerConfig, PgStatus};
+use types::{PgBytes, PgHeapStats, PgRequest, PgServerConfig, PgStatus};
 
 /// A NUL-terminated, static description of a status code.
 #[no_mangle]
@@ -35,6 +35,7 @@ pub extern "C" fn pg_status_message(status: PgStatus) -> *const c_char {
         PgStatus::MqttQueueFull => c"the MQTT publish queue is full: poll() and retry",
         PgStatus::MqttNoSuchClient => c"the MQTT client is not running: call connect() first",
         PgStatus::HostNotFound => c"cannot resolve the host name",
+        PgStatus::OutOfMemory => c"not enough memory (see mongoose.memory())",
     };
     text.as_ptr()
 }
@@ -141,6 +142,25 @@ pub extern "C" fn pg_close() -> PgStatus {
 #[no_mangle]
 pub extern "C" fn pg_server_is_running() -> bool {
     http_server::is_running()
+}
+
+/// The module's C-heap figures.
+///
+/// # Safety
+/// `stats` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn pg_heap_stats(stats: *mut PgHeapStats) {
+    let figures = crate::heap::stats();
+    // SAFETY: per the contract.
+    if let Some(stats) = unsafe { stats.as_mut() } {
+        *stats = PgHeapStats { used: figures.used, peak: figures.peak, limit: figures.limit, refused: figures.refused };
+    }
+}
+
+/// Sets the budget for what network input may make the module allocate (0: none).
+#[no_mangle]
+pub extern "C" fn pg_heap_set_limit(bytes: usize) {
+    crate::heap::set_limit(bytes)
 }
 
 /// The shim raised (or dropped) the KeyboardInterrupt/SystemExit a callback left: what was held

@@ -5,7 +5,7 @@ use core::ffi::CStr;
 
 use super::last_error;
 use super::types::{PgBytes, PgMqttConfig, PgMqttFilter, PgStatus};
-use crate::mqtt::codec::QoS;
+use crate::mqtt::codec::{EncodeError, QoS};
 use crate::mqtt::session::{client_id_from_random, RequestError, SessionConfig, Will};
 use crate::net::event_loop::random_u32;
 use crate::net::mqtt_client::{self, ClientError, CreateError, WaitOutcome};
@@ -23,6 +23,9 @@ fn status_of(error: ClientError) -> PgStatus {
     match error {
         ClientError::NoSuchClient => PgStatus::MqttNoSuchClient,
         ClientError::TooLarge => last_error::set(PgStatus::InvalidArgument, "message larger than max_packet_size"),
+        ClientError::OutOfMemory | ClientError::Request(RequestError::Encode(EncodeError::OutOfMemory)) => {
+            PgStatus::OutOfMemory
+        }
         ClientError::Request(RequestError::QueueFull) => PgStatus::MqttQueueFull,
         ClientError::Request(RequestError::NotConnected) => PgStatus::MqttNotConnected,
         ClientError::Request(other) => last_error::set(PgStatus::InvalidArgument, other.message()),

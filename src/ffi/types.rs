@@ -25,6 +25,22 @@ pub enum PgStatus {
     MqttNoSuchClient = 8,
     /// The platform's resolver does not know a host name (`pg_last_error_message` names it).
     HostNotFound = 9,
+    /// The memory budget (`pg_heap_set_limit`) or the heap cannot hold what was asked.
+    OutOfMemory = 10,
+}
+
+/// The module's C-heap figures (`mongoose.memory()`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PgHeapStats {
+    /// Bytes Rust and Mongoose hold now.
+    pub used: usize,
+    /// The most they held at once.
+    pub peak: usize,
+    /// The budget (0: none).
+    pub limit: usize,
+    /// Allocations the budget refused so far.
+    pub refused: usize,
 }
 
 /// A borrowed byte string: `len` bytes at `ptr` (`ptr` may be null when `len` is 0).

@@ -293,6 +293,8 @@ pub enum EncodeError {
     EmptyList,
     /// 3.1.1 allows a password only together with a user name.
     PasswordWithoutUsername,
+    /// The heap cannot hold the encoded packet.
+    OutOfMemory,
 }
 
 impl EncodeError {
@@ -303,6 +305,7 @@ impl EncodeError {
             EncodeError::PacketIdZero => "packet identifier 0 is not allowed",
             EncodeError::EmptyList => "at least one topic is required",
             EncodeError::PasswordWithoutUsername => "a password needs a user name",
+            EncodeError::OutOfMemory => "not enough memory for the packet",
         }
     }
 }
@@ -479,7 +482,8 @@ impl Packet<'_> {
     /// Appends the encoded packet to `out`. Nothing is appended on error.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         let remaining = self.remaining_length()?;
-        out.reserve(1 + remaining_length_size(remaining) + remaining);
+        out.try_reserve(1 + remaining_length_size(remaining) + remaining)
+            .map_err(|_| EncodeError::OutOfMemory)?;
         out.push(self.first_byte());
         put_remaining_length(out, remaining);
         match self {

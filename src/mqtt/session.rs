@@ -171,6 +171,9 @@ pub enum DisconnectReason {
     KeepaliveTimeout,
     /// No CONNACK within `connect_timeout_ms`.
     ConnectTimeout,
+    /// A received message could not be copied (the heap, or the caller's budget, is full): the
+    /// link is dropped so the broker keeps it (QoS 1/2) and resends it on the next link.
+    OutOfMemory,
     ProtocolError(ProtocolViolation),
 }
 
@@ -181,6 +184,7 @@ impl DisconnectReason {
             DisconnectReason::TransportClosed => "connection closed",
             DisconnectReason::KeepaliveTimeout => "keepalive timeout: broker not responding",
             DisconnectReason::ConnectTimeout => "timed out waiting for CONNACK",
+            DisconnectReason::OutOfMemory => "out of memory for a received message",
             DisconnectReason::ProtocolError(ProtocolViolation::Malformed(error)) => error.message(),
             DisconnectReason::ProtocolError(ProtocolViolation::UnexpectedPacket(_)) => {
                 "protocol error: unexpected packet from broker"
@@ -562,6 +566,15 @@ impl Session {
     /// What to do with the transport, if anything. Execute it after writing `take_outgoing()`.
     pub fn take_transport_command(&mut self) -> Option<TransportCommand> {
         self.transport_command.take()
+    }
+
+    /// The caller cannot take in what arrived (its memory budget is spent): drops the link like
+    /// a protocol error, with [`DisconnectReason::OutOfMemory`]; the broker resends QoS 1/2
+    /// messages on the next link.
+    pub fn on_out_of_memory(&mut self, now_ms: u64) {
+        if matches!(self.state, ConnectionState::AwaitingConnAck | ConnectionState::Connected) {
+            self.drop_link(DisconnectReason::OutOfMemory, true, now_ms);
+        }
     }
 
     /// The user has seen the [`Event::Message`] with this QoS and packet id (its callback
@@ -1178,42 +1191,35 @@ impl Session {
     }
 
     fn on_publish(&mut self, publish: Publish<'_>, now_ms: u64) {
-        let message = |publish: &Publish<'_>| Event::Message {
-            topic: String::from(publish.topic),
-            payload: publish.payload.to_vec(),
-            qos: publish.qos,
-            retain: publish.retain,
-            dup: publish.dup,
-            packet_id: publish.packet_id,
+        if publish.qos == QoS::ExactlyOnce {
+            let known = self.inbound_qos2.iter().find(|m| m.packet_id == publish.packet_id).copied();
+            match known {
+                // Handled already: the broker missed our PUBREC.
+                Some(InboundQos2 { handled: true, .. }) => {
+                    return self.send_packet(&Packet::PubRec(publish.packet_id), now_ms);
+                }
+                // Still on its way to the user: PUBREC goes out once it is handled.
+                Some(InboundQos2 { handled: false, .. }) => return,
+                None if self.inbound_qos2.len() >= self.config.max_inbound_qos2 => {
+                    return self.protocol_error(ProtocolViolation::TooManyInboundQos2, now_ms);
+                }
+                None => {}
+            }
+        }
+        // The copies are the one allocation whose size the broker chooses: fallible.
+        let Some(event) = message_event(&publish) else {
+            return self.drop_link(DisconnectReason::OutOfMemory, true, now_ms);
         };
         match publish.qos {
-            QoS::AtMostOnce => self.events.push(message(&publish)),
+            QoS::AtMostOnce => {}
             QoS::AtLeastOnce => {
                 if !self.owed_pubacks.contains(&publish.packet_id) {
                     self.owed_pubacks.push(publish.packet_id);
                 }
-                self.events.push(message(&publish));
             }
-            QoS::ExactlyOnce => {
-                let known = self.inbound_qos2.iter().find(|m| m.packet_id == publish.packet_id).copied();
-                match known {
-                    // Handled already: the broker missed our PUBREC.
-                    Some(InboundQos2 { handled: true, .. }) => {
-                        self.send_packet(&Packet::PubRec(publish.packet_id), now_ms)
-                    }
-                    // Still on its way to the user: PUBREC goes out once it is handled.
-                    Some(InboundQos2 { handled: false, .. }) => {}
-                    None => {
-                        if self.inbound_qos2.len() >= self.config.max_inbound_qos2 {
-                            self.protocol_error(ProtocolViolation::TooManyInboundQos2, now_ms);
-                            return;
-                        }
-                        self.inbound_qos2.push(InboundQos2 { packet_id: publish.packet_id, handled: false });
-                        self.events.push(message(&publish));
-                    }
-                }
-            }
+            QoS::ExactlyOnce => self.inbound_qos2.push(InboundQos2 { packet_id: publish.packet_id, handled: false }),
         }
+        self.events.push(event);
     }
 
     fn complete_publish(&mut self, packet_id: u16, expected: AwaitedAck, now_ms: u64) {
@@ -1314,6 +1320,24 @@ impl Session {
             status: DeliveryStatus::Delivered,
         });
     }
+}
+
+/// The user's copy of a received PUBLISH; `None` when the heap cannot hold it.
+fn message_event(publish: &Publish<'_>) -> Option<Event> {
+    let mut topic = String::new();
+    let mut payload = Vec::new();
+    topic.try_reserve_exact(publish.topic.len()).ok()?;
+    payload.try_reserve_exact(publish.payload.len()).ok()?;
+    topic.push_str(publish.topic);
+    payload.extend_from_slice(publish.payload);
+    Some(Event::Message {
+        topic,
+        payload,
+        qos: publish.qos,
+        retain: publish.retain,
+        dup: publish.dup,
+        packet_id: publish.packet_id,
+    })
 }
 
 fn connect_packet(config: &SessionConfig) -> Packet<'_> {

@@ -11,12 +11,15 @@ use super::mongoose::{self as mg, mg_connection, mg_http_message};
 use super::shim::{self, PgCallOutcome};
 use super::{mg_str_bytes, send_now, VmThreadCell};
 use crate::ffi::types::{PgBytes, PgReply, PgRequest, PgStatus};
+use crate::heap;
 use crate::http::auth::BasicCredentials;
 use crate::http::limits::{header_line_count, ConnectionClock, Framing, Limits, ParsedHead, Timeout};
 use crate::http::reply::{reason_phrase, ReplyHead};
 use crate::http::routes::{HandlerRef, Resolution, Route, RouteTable};
 
 const TEXT_PLAIN: &[u8] = b"text/plain; charset=utf-8";
+const OUT_OF_MEMORY_REPLY: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 14\r\nConnection: close\r\n\r\nOut of memory\n";
 const AUTH_CHALLENGE: &[u8] = b"WWW-Authenticate: Basic realm=\"pythongoose\", charset=\"UTF-8\"\r\n";
 
 /// Routing and policy: only touched in short borrows, never across a call into Python.
@@ -432,7 +435,15 @@ impl Replier {
 
     fn send(&self, head: &ReplyHead<'_>, body: &[u8]) {
         let body = if self.head_only { &[][..] } else { body };
-        let mut bytes = Vec::with_capacity(128 + head.extra_headers.len() + body.len());
+        let size = 128usize.saturating_add(head.extra_headers.len()).saturating_add(body.len());
+        let mut bytes = Vec::new();
+        if !heap::admit(size) || bytes.try_reserve_exact(size).is_err() {
+            // No room for the reply (the budget or the heap is spent): a fixed 503, then close.
+            send_now(self.connection, OUT_OF_MEMORY_REPLY);
+            // SAFETY: a live connection; draining flushes what was queued, then closes.
+            unsafe { (*self.connection).set_is_draining(1) };
+            return;
+        }
         head.write(&mut bytes);
         bytes.extend_from_slice(body);
         send_now(self.connection, &bytes);

@@ -19,6 +19,7 @@ pub mod mqtt_client {
     pub fn acknowledge_before_wait() {}
     pub fn acknowledge_quiet_links() {}
     pub fn forget_all() {}
+    pub fn deliver() {}
 }
 pub mod shim;
 
@@ -93,7 +94,11 @@ pub fn send_now(connection: *mut mg_connection, bytes: &[u8]) {
             0
         };
         if let Some(rest) = bytes.get(written..).filter(|rest| !rest.is_empty()) {
-            mongoose::mg_send(connection, rest.as_ptr() as *const c_void, rest.len());
+            // A reply or packet cut short is worse than none: when Mongoose cannot queue the rest
+            // (its buffer is out of memory or budget), the connection closes.
+            if !mongoose::mg_send(connection, rest.as_ptr() as *const c_void, rest.len()) {
+                (*connection).set_is_closing(1);
+            }
         }
     }
 }

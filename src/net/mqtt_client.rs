@@ -26,6 +26,7 @@ use super::mongoose::{self as mg, mg_connection};
 use super::shim::{self, PgCallOutcome};
 use super::{send_now, write_through, VmThreadCell};
 use crate::ffi::types::{PgBytes, PgDeliveryStatus, PgMqttEvent, PgMqttEventKind};
+use crate::heap;
 use crate::mqtt::codec::QoS;
 use crate::mqtt::session::{
     ConnectionState, DeliveryStatus, DisconnectReason, Event, FailReason, RequestError, Session, SessionConfig, TransportCommand,
@@ -96,6 +97,8 @@ pub enum ClientError {
     NoSuchClient,
     /// The PUBLISH would be larger than the client's `max_packet_size`.
     TooLarge,
+    /// The memory budget (or the heap) cannot hold the PUBLISH.
+    OutOfMemory,
     Request(RequestError),
 }
 
@@ -197,6 +200,9 @@ pub fn publish(id: u32, topic: &str, payload: &[u8], qos: QoS, retain: bool) -> 
         let packet_size = topic.len().saturating_add(payload.len()).saturating_add(4);
         if packet_size > client.session.config().max_incoming_packet_size {
             return Err(ClientError::TooLarge);
+        }
+        if qos != QoS::AtMostOnce && !heap::admit(packet_size) {
+            return Err(ClientError::OutOfMemory); // kept until acknowledged: within the budget
         }
         client.session.publish(topic, payload, qos, retain, now_ms()).map_err(ClientError::Request)
     })
@@ -565,7 +571,17 @@ fn acknowledge_promptly(connection: *mut mg_connection) {
 #[cfg(not(target_os = "linux"))]
 fn acknowledge_promptly(_connection: *mut mg_connection) {}
 
-unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, _event_data: *mut c_void) {
+/// The text of an MG_EV_ERROR (Mongoose passes a NUL-terminated message).
+fn error_text<'a>(event_data: *mut c_void) -> &'a [u8] {
+    if event_data.is_null() {
+        return &[];
+    }
+    // SAFETY: for MG_EV_ERROR, Mongoose's event data is a NUL-terminated string that lives
+    // through the handler call.
+    unsafe { core::ffi::CStr::from_ptr(event_data as *const core::ffi::c_char) }.to_bytes()
+}
+
+unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, event_data: *mut c_void) {
     if connection.is_null() {
         return;
     }
@@ -586,11 +602,19 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, _eve
             // SAFETY: the live connection's receive buffer holds `len` bytes, untouched until
             // the `mg_iobuf_del` below.
             let received = unsafe { PgBytes { ptr: (*connection).recv.buf, len: (*connection).recv.len }.as_slice() };
+            // What the session copies out of these bytes must fit the budget, else the link goes
+            // (the broker keeps QoS 1/2 messages for the next one).
+            let admitted = heap::admit(received.len());
             let used = with_client(id, |client| {
                 ours(client).then(|| {
                     client.ack_owed = true;
                     client.read_this_poll = true;
-                    client.session.handle_bytes(received, now)
+                    if admitted {
+                        client.session.handle_bytes(received, now)
+                    } else {
+                        client.session.on_out_of_memory(now);
+                        received.len()
+                    }
                 })
             })
             .flatten();
@@ -599,6 +623,13 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, _eve
                 unsafe { mg::mg_iobuf_del(&mut (*connection).recv, 0, used) };
             }
             Some(used.is_some())
+        }
+        // Mongoose could not grow the receive buffer (budget or heap): say so, not "closed".
+        mg::MG_EV_ERROR if error_text(event_data).windows(3).any(|w| w == b"OOM") => {
+            with_client(id, |client| ours(client) && {
+                client.session.on_out_of_memory(now);
+                true
+            })
         }
         mg::MG_EV_CLOSE => with_client(id, |client| ours(client) && {
             client.connection = core::ptr::null_mut();

@@ -87,6 +87,9 @@ static void raise_for_status(PgStatus status) {
             return;
         case PG_STATUS_HOST_NOT_FOUND:
             mp_raise_msg_varg(&mp_type_OSError, MP_ERROR_TEXT("mongoose: %s"), pg_last_error_message());
+        case PG_STATUS_OUT_OF_MEMORY:
+            type = &mp_type_MemoryError;
+            break;
         case PG_STATUS_INVALID_ARGUMENT:
             mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("mongoose: %s"), pg_last_error_message());
         case PG_STATUS_LISTEN_FAILED:
@@ -1293,6 +1296,33 @@ static mp_obj_t mongoose_module_init(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(mongoose_module_init_obj, mongoose_module_init);
 
+// mongoose.memory(limit=None) -> {"used", "peak", "limit", "refused"}: the C-heap bytes the module
+// (Rust and Mongoose) holds, the most it held, the budget for what network input may make it take
+// (0: none; `limit=N` sets it), and how many allocations the budget refused.
+static mp_obj_t mongoose_memory(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_limit, MP_ARG_OBJ, {.u_obj = mp_const_none} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    if (args[0].u_obj != mp_const_none) {
+        mp_int_t limit = mp_obj_get_int(args[0].u_obj);
+        if (limit < 0) {
+            mp_raise_ValueError(MP_ERROR_TEXT("limit must be >= 0 bytes (0: no limit)"));
+        }
+        pg_heap_set_limit((uintptr_t)limit);
+    }
+    PgHeapStats stats = { 0 };
+    pg_heap_stats(&stats);
+    mp_obj_t figures = mp_obj_new_dict(4);
+    mp_obj_dict_store(figures, MP_OBJ_NEW_QSTR(MP_QSTR_used), mp_obj_new_int_from_uint(stats.used));
+    mp_obj_dict_store(figures, MP_OBJ_NEW_QSTR(MP_QSTR_peak), mp_obj_new_int_from_uint(stats.peak));
+    mp_obj_dict_store(figures, MP_OBJ_NEW_QSTR(MP_QSTR_limit), mp_obj_new_int_from_uint(stats.limit));
+    mp_obj_dict_store(figures, MP_OBJ_NEW_QSTR(MP_QSTR_refused), mp_obj_new_int_from_uint(stats.refused));
+    return figures;
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(mongoose_memory_obj, 0, mongoose_memory);
+
 static const mp_rom_map_elem_t mongoose_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_mongoose) },
     { MP_ROM_QSTR(MP_QSTR___init__), MP_ROM_PTR(&mongoose_module_init_obj) },
@@ -1300,6 +1330,7 @@ static const mp_rom_map_elem_t mongoose_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_route), MP_ROM_PTR(&mongoose_route_obj) },
     { MP_ROM_QSTR(MP_QSTR_poll), MP_ROM_PTR(&mongoose_poll_obj) },
     { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&mongoose_close_obj) },
+    { MP_ROM_QSTR(MP_QSTR_memory), MP_ROM_PTR(&mongoose_memory_obj) },
     { MP_ROM_QSTR(MP_QSTR_Request), MP_ROM_PTR(&pythongoose_type_request) },
     #if PYTHONGOOSE_MQTT
     { MP_ROM_QSTR(MP_QSTR_MQTTclient), MP_ROM_PTR(&pythongoose_type_mqtt_client) },

@@ -122,9 +122,11 @@ class ServerFactory:
         self.directory = Path(directory)
         self.servers = []
 
-    def __call__(self, body, *, port=None, wait_for_port=True, name=None, split_stderr=False):
+    def __call__(self, body, *, port=None, wait_for_port=True, name=None, split_stderr=False, options=(), preexec_fn=None):
         """Starts `body` (MicroPython source; PORT and URL are defined for it) and, unless told not to,
-        waits until its port accepts connections, failing with the script's output if it dies first."""
+        waits until its port accepts connections, failing with the script's output if it dies first.
+        `options` go to the interpreter before the script (e.g. ("-X", "heapsize=32k")); `preexec_fn`
+        runs in the child before it starts (e.g. to set a resource limit)."""
         port = free_port() if port is None else port
         index = len(self.servers)
         name = name or f"server{index}"
@@ -135,12 +137,13 @@ class ServerFactory:
         err_path = self.directory / f"{name}.err" if split_stderr else None
         err_file = open(err_path, "wb") if split_stderr else None
         proc = subprocess.Popen(
-            [str(MICROPYTHON), str(script_path)],
+            [str(MICROPYTHON), *options, str(script_path)],
             stdin=subprocess.DEVNULL,
             stdout=out_file,
             stderr=err_file if split_stderr else subprocess.STDOUT,
             cwd=str(self.directory),
             env=NO_PROXY_ENV,
+            preexec_fn=preexec_fn,
         )
         server = Server(proc, port, script_path, out_path, [f for f in (out_file, err_file) if f], err_path)
         self.servers.append(server)
@@ -174,14 +177,14 @@ def run_script(tmp_path):
     """run_script(body, timeout=10) -> (returncode, output): a one-shot script run to completion."""
     counter = [0]
 
-    def run(body, timeout=10.0, port=None):
+    def run(body, timeout=10.0, port=None, options=()):
         port = free_port() if port is None else port
         counter[0] += 1
         path = tmp_path / f"oneshot{counter[0]}.py"
         path.write_text(script_text(body, port))
         try:
             done = subprocess.run(
-                [str(MICROPYTHON), str(path)],
+                [str(MICROPYTHON), *options, str(path)],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
