@@ -7,6 +7,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// What happened to an MQTT client, for its Python callbacks.
+typedef enum {
+  // CONNACK accepted: `session_present` is set.
+  PG_MQTT_EVENT_KIND_CONNECTED = 0,
+  // A message arrived: `topic`, `payload`, `qos`, `retain`, `dup`.
+  PG_MQTT_EVENT_KIND_MESSAGE = 1,
+  // A QoS>0 publish, subscribe or unsubscribe finished: `packet_id`, `status`, `text`.
+  PG_MQTT_EVENT_KIND_STATUS = 2,
+  // The link went down, an attempt failed, or the broker refused: `text` says why;
+  // `final_stop` when the client stopped for good (no more reconnects) for a reason other than
+  // the user's own `disconnect()`.
+  PG_MQTT_EVENT_KIND_DISCONNECTED = 3,
+  // The client stopped for good and Rust forgot it: the shim unroots the Python object.
+  PG_MQTT_EVENT_KIND_RELEASED = 4,
+} PgMqttEventKind;
+
+// Outcome of a QoS>0 publish / subscribe / unsubscribe.
+typedef enum {
+  PG_DELIVERY_STATUS_DELIVERED = 0,
+  PG_DELIVERY_STATUS_FAILED = 1,
+  PG_DELIVERY_STATUS_TIMED_OUT = 2,
+} PgDeliveryStatus;
+
 // Status codes of every `pg_*` entry point. Stable numbers; `pg_status_message` describes each.
 typedef enum {
   PG_STATUS_OK = 0,
@@ -45,29 +68,6 @@ typedef enum {
   PG_WAIT_RESULT_REENTERED = 4,
 } PgWaitResult;
 
-// What happened to an MQTT client, for its Python callbacks.
-typedef enum {
-  // CONNACK accepted: `session_present` is set.
-  PG_MQTT_EVENT_KIND_CONNECTED = 0,
-  // A message arrived: `topic`, `payload`, `qos`, `retain`, `dup`.
-  PG_MQTT_EVENT_KIND_MESSAGE = 1,
-  // A QoS>0 publish, subscribe or unsubscribe finished: `packet_id`, `status`, `text`.
-  PG_MQTT_EVENT_KIND_STATUS = 2,
-  // The link went down, an attempt failed, or the broker refused: `text` says why;
-  // `final_stop` when the client stopped for good (no more reconnects) for a reason other than
-  // the user's own `disconnect()`.
-  PG_MQTT_EVENT_KIND_DISCONNECTED = 3,
-  // The client stopped for good and Rust forgot it: the shim unroots the Python object.
-  PG_MQTT_EVENT_KIND_RELEASED = 4,
-} PgMqttEventKind;
-
-// Outcome of a QoS>0 publish / subscribe / unsubscribe.
-typedef enum {
-  PG_DELIVERY_STATUS_DELIVERED = 0,
-  PG_DELIVERY_STATUS_FAILED = 1,
-  PG_DELIVERY_STATUS_TIMED_OUT = 2,
-} PgDeliveryStatus;
-
 // Outcomes of the shim's protected calls (returned as `int32_t`: C may return any value, so
 // Rust compares numbers instead of trusting an enum it did not create).
 typedef enum {
@@ -87,6 +87,51 @@ typedef enum {
   // request stays queued for the next `poll()`.
   PG_CALL_OUTCOME_DEFERRED = 6,
 } PgCallOutcome;
+
+// A borrowed byte string: `len` bytes at `ptr` (`ptr` may be null when `len` is 0).
+typedef struct {
+  const uint8_t *ptr;
+  uintptr_t len;
+} PgBytes;
+
+// The request a handler sees. Valid only during the handler call (it points into the
+// connection's receive buffer).
+typedef struct {
+  PgBytes method;
+  // Path without the query string, as sent (not percent-decoded).
+  PgBytes path;
+  // Query string without the `?` (empty when absent).
+  PgBytes query;
+  PgBytes body;
+  // The parsed message, for header look-ups through `pg_request_header*` (opaque to C).
+  const void *message;
+} PgRequest;
+
+// What a handler returned, converted by the shim. Pointers are valid until the next Python
+// allocation; the event layer copies them into the send buffer at once.
+typedef struct {
+  int32_t status;
+  // Empty: no `Content-Type` header (the handler set one in `extra_headers`).
+  PgBytes content_type;
+  // Header lines, each `Name: value\r\n`, already checked for CR/LF/NUL by the shim.
+  PgBytes extra_headers;
+  PgBytes body;
+} PgReply;
+
+typedef struct {
+  PgMqttEventKind kind;
+  bool session_present;
+  bool final_stop;
+  uint16_t packet_id;
+  PgDeliveryStatus status;
+  uint8_t qos;
+  bool retain;
+  bool dup;
+  PgBytes topic;
+  PgBytes payload;
+  // A reason or status text (UTF-8).
+  PgBytes text;
+} PgMqttEvent;
 
 // Options of `pg_server_start`.
 typedef struct {
@@ -113,25 +158,6 @@ typedef struct {
   // Allocations the budget refused so far.
   uintptr_t refused;
 } PgHeapStats;
-
-// A borrowed byte string: `len` bytes at `ptr` (`ptr` may be null when `len` is 0).
-typedef struct {
-  const uint8_t *ptr;
-  uintptr_t len;
-} PgBytes;
-
-// The request a handler sees. Valid only during the handler call (it points into the
-// connection's receive buffer).
-typedef struct {
-  PgBytes method;
-  // Path without the query string, as sent (not percent-decoded).
-  PgBytes path;
-  // Query string without the `?` (empty when absent).
-  PgBytes query;
-  PgBytes body;
-  // The parsed message, for header look-ups through `pg_request_header*` (opaque to C).
-  const void *message;
-} PgRequest;
 
 // Options of `pg_mqtt_connect`. Byte strings may be empty; `has_*` tell absent from empty.
 typedef struct {
@@ -166,31 +192,32 @@ typedef struct {
   uint8_t qos;
 } PgMqttFilter;
 
-// What a handler returned, converted by the shim. Pointers are valid until the next Python
-// allocation; the event layer copies them into the send buffer at once.
-typedef struct {
-  int32_t status;
-  // Empty: no `Content-Type` header (the handler set one in `extra_headers`).
-  PgBytes content_type;
-  // Header lines, each `Name: value\r\n`, already checked for CR/LF/NUL by the shim.
-  PgBytes extra_headers;
-  PgBytes body;
-} PgReply;
+// Calls the handler in `slot` with `request`, filling `reply` (pointers stay valid until the
+// next Python allocation: copy them out before anything else calls the shim).
+// Returns a `PgCallOutcome` code.
+extern int32_t pg_shim_call_handler(uint32_t slot,
+                                    uint8_t convention,
+                                    const PgRequest *request,
+                                    PgReply *reply);
 
-typedef struct {
-  PgMqttEventKind kind;
-  bool session_present;
-  bool final_stop;
-  uint16_t packet_id;
-  PgDeliveryStatus status;
-  uint8_t qos;
-  bool retain;
-  bool dup;
-  PgBytes topic;
-  PgBytes payload;
-  // A reason or status text (UTF-8).
-  PgBytes text;
-} PgMqttEvent;
+// Runs the auth callback with `(user, password)`; returns a `PgCallOutcome` code:
+// AuthAccepted / AuthRejected, or Failed / Stopping when it raised.
+extern int32_t pg_shim_check_auth(const uint8_t *user,
+                                  uintptr_t user_len,
+                                  const uint8_t *password,
+                                  uintptr_t password_len);
+
+// Hands an MQTT client's event to its Python callbacks; returns a `PgCallOutcome` code.
+extern int32_t pg_shim_mqtt_event(uint32_t client, const PgMqttEvent *event);
+
+// Looks a host name up with the platform's resolver (blocking, no Python involved): 1 and
+// the IPv4 address in `address_out`, 0 when the name is unknown, -1 when the port has no
+// resolver of its own (Mongoose's DNS client then resolves it).
+extern int32_t pg_shim_resolve_ipv4(const uint8_t *name, uintptr_t name_len, uint8_t *address_out);
+
+// Whether MicroPython holds an exception to raise at its next check (Ctrl-C's
+// KeyboardInterrupt, a scheduled callback's): reads its state, runs nothing.
+extern bool pg_shim_interrupt_pending(void);
 
 // A NUL-terminated, static description of a status code.
 const char *pg_status_message(PgStatus status);
@@ -320,33 +347,6 @@ bool pg_mqtt_is_connected(uint32_t client);
 
 // QoS>0 publishes not yet acknowledged (in flight and queued).
 uintptr_t pg_mqtt_pending(uint32_t client);
-
-// Calls the handler in `slot` with `request`, filling `reply` (pointers stay valid until the
-// next Python allocation: copy them out before anything else calls the shim).
-// Returns a `PgCallOutcome` code.
-extern int32_t pg_shim_call_handler(uint32_t slot,
-                                    uint8_t convention,
-                                    const PgRequest *request,
-                                    PgReply *reply);
-
-// Runs the auth callback with `(user, password)`; returns a `PgCallOutcome` code:
-// AuthAccepted / AuthRejected, or Failed / Stopping when it raised.
-extern int32_t pg_shim_check_auth(const uint8_t *user,
-                                  uintptr_t user_len,
-                                  const uint8_t *password,
-                                  uintptr_t password_len);
-
-// Hands an MQTT client's event to its Python callbacks; returns a `PgCallOutcome` code.
-extern int32_t pg_shim_mqtt_event(uint32_t client, const PgMqttEvent *event);
-
-// Looks a host name up with the platform's resolver (blocking, no Python involved): 1 and
-// the IPv4 address in `address_out`, 0 when the name is unknown, -1 when the port has no
-// resolver of its own (Mongoose's DNS client then resolves it).
-extern int32_t pg_shim_resolve_ipv4(const uint8_t *name, uintptr_t name_len, uint8_t *address_out);
-
-// Whether MicroPython holds an exception to raise at its next check (Ctrl-C's
-// KeyboardInterrupt, a scheduled callback's): reads its state, runs nothing.
-extern bool pg_shim_interrupt_pending(void);
 
 // Mongoose's allocator (`MG_ENABLE_CUSTOM_CALLOC`): zeroed, budgeted.
 void *mg_calloc(uintptr_t count, uintptr_t size);

@@ -21,6 +21,7 @@ extern "C" {
 /// Bytes before each block: the C block's address and its size.
 const HEADER: usize = 2 * core::mem::size_of::<usize>();
 /// What `mg_calloc` guarantees, like C's `max_align_t` on the targets the module ships on.
+#[cfg(feature = "mongoose")]
 const MONGOOSE_ALIGN: usize = 2 * core::mem::size_of::<usize>();
 
 // Plain loads and stores (riscv32imc has no atomic read-modify-write): every allocation happens

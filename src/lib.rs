@@ -1,9 +1,10 @@
 //! pythongoose: the Rust part of MicroPython's `mongoose` module.
 //!
-//! Layers (see `DESIGN.md` in the shared folder and the README): `http` is the sans-I/O HTTP
-//! logic (routing, auth decision, limits, reply building); `net` is the Mongoose event layer;
-//! `ffi` holds every `extern "C"` entry point the C shim (`src/shim/`) calls. Nothing in `http`
-//! reaches `net`, `ffi` or Mongoose.
+//! Layers (docs/ARCHITECTURE.md): `mqtt`, `http` and `url` are sans-I/O logic (no FFI, no
+//! Mongoose); `net` is the Mongoose event layer; `abi` holds the `#[repr(C)]` types and the shim
+//! functions that `net` and `ffi` share; `ffi` holds every `extern "C"` entry point the C shim
+//! (`src/shim/`) calls; `heap` and `runtime` are the allocator and panic handler. `net` never
+//! imports `ffi`, and nothing in the pure cores reaches below them.
 #![no_std]
 #![cfg_attr(
     not(test),
@@ -21,6 +22,8 @@ pub mod http;
 pub mod mqtt;
 pub mod url;
 
+#[cfg(feature = "mongoose")]
+pub mod abi;
 #[cfg(feature = "mongoose")]
 pub mod ffi;
 #[cfg(feature = "mongoose")]

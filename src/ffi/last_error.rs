@@ -2,7 +2,7 @@
 
 use core::ffi::c_char;
 
-use super::types::PgStatus;
+use crate::abi::types::PgStatus;
 use crate::net::VmThreadCell;
 
 const CAPACITY: usize = 320;

@@ -8,7 +8,6 @@
 mod last_error;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
-pub mod types;
 
 #[cfg(test)]
 mod header_drift;
@@ -17,9 +16,19 @@ use core::ffi::{c_char, c_int, CStr};
 
 use crate::http::limits::Limits;
 use crate::http::routes::{CallingConvention, HandlerRef, MethodSet, Route};
-use crate::net::{event_loop, http_server};
+use crate::net::{event_loop, http_server, NetError};
 use crate::url::UrlRole;
-use types::{PgBytes, PgHeapStats, PgRequest, PgServerConfig, PgStatus};
+use crate::abi::types::{PgBytes, PgHeapStats, PgRequest, PgServerConfig, PgStatus};
+
+fn status_of(result: Result<(), NetError>) -> PgStatus {
+    match result {
+        Ok(()) => PgStatus::Ok,
+        Err(NetError::AlreadyStarted) => PgStatus::AlreadyStarted,
+        Err(NetError::NotStarted) => PgStatus::NotStarted,
+        Err(NetError::ListenFailed) => PgStatus::ListenFailed,
+        Err(NetError::Reentered) => PgStatus::Reentered,
+    }
+}
 
 /// A NUL-terminated, static description of a status code.
 #[no_mangle]
@@ -62,7 +71,7 @@ pub unsafe extern "C" fn pg_server_start(config: *const PgServerConfig) -> PgSta
         request_timeout_ms: u64::from(config.request_timeout_ms),
         idle_timeout_ms: u64::from(config.idle_timeout_ms),
     };
-    http_server::start(url, limits, config.auth_enabled)
+    status_of(http_server::start(url, limits, config.auth_enabled))
 }
 
 /// Adds (or replaces) a route. `methods` is a mask of `pg_method_bit` values, 0 for any method;
@@ -108,7 +117,7 @@ pub unsafe extern "C" fn pg_server_add_route(
             }
             PgStatus::Ok
         }
-        Err(status) => status,
+        Err(error) => status_of(Err(error)),
     }
 }
 
@@ -130,13 +139,13 @@ pub extern "C" fn pg_poll(timeout_ms: c_int) -> PgStatus {
     if timeout_ms < 0 {
         return last_error::set(PgStatus::InvalidArgument, "poll timeout must be >= 0 ms");
     }
-    event_loop::poll(timeout_ms)
+    status_of(event_loop::poll(timeout_ms))
 }
 
 /// Closes the HTTP server, every MQTT client and every connection (the module's `close()`).
 #[no_mangle]
 pub extern "C" fn pg_close() -> PgStatus {
-    event_loop::teardown()
+    status_of(event_loop::teardown())
 }
 
 #[no_mangle]

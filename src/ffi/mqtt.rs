@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 use core::ffi::CStr;
 
 use super::last_error;
-use super::types::{PgBytes, PgMqttConfig, PgMqttFilter, PgStatus};
+use crate::abi::types::{PgBytes, PgMqttConfig, PgMqttFilter, PgStatus};
 use crate::mqtt::codec::{EncodeError, QoS};
 use crate::mqtt::session::{client_id_from_random, RequestError, SessionConfig, Will};
 use crate::net::event_loop::random_u32;

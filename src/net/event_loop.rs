@@ -5,9 +5,9 @@ use alloc::boxed::Box;
 use core::ffi::c_int;
 
 use super::mongoose::{self as mg, mg_mgr};
-use super::shim::PgCallOutcome;
+use crate::abi::shim::PgCallOutcome;
 use super::{http_server, mqtt_client, VmThreadCell};
-use crate::ffi::types::PgStatus;
+use super::NetError;
 
 struct EventLoop {
     /// Boxed: Mongoose keeps pointers to the manager.
@@ -85,24 +85,21 @@ pub fn random_u32() -> u32 {
 /// dispatches every event, then runs the MQTT timers that are due. `NotStarted` until `init`
 /// or an MQTT `connect` created the loop (and again after `close`); a loop whose clients all
 /// disconnected still polls (and just waits).
-pub fn poll(timeout_ms: c_int) -> PgStatus {
+pub fn poll(timeout_ms: c_int) -> Result<(), NetError> {
     let manager = with_event_loop(|state| match state {
-        Some(state) if state.polling => Err(PgStatus::Reentered),
+        Some(state) if state.polling => Err(NetError::Reentered),
         Some(state) => {
             state.polling = true;
             Ok(&mut *state.manager as *mut mg_mgr)
         }
-        None => Err(PgStatus::NotStarted),
+        None => Err(NetError::NotStarted),
     });
-    let manager = match manager {
-        Ok(manager) => manager,
-        Err(status) => return status,
-    };
+    let manager = manager?;
     // What a stop left undelivered goes first, in arrival order; a new stop ends this poll.
     mqtt_client::deliver();
     if stop_pending() {
         with_event_loop(|state| state.iter_mut().for_each(|state| state.polling = false));
-        return PgStatus::Ok;
+        return Ok(());
     }
     // Requests a stop held back are served by this poll's MG_EV_POLL: no waiting for I/O first.
     let timeout_ms = if http_server::take_backlog() { 0 } else { timeout_ms };
@@ -122,7 +119,7 @@ pub fn poll(timeout_ms: c_int) -> PgStatus {
     // Callbacks the timers run (a keepalive timeout's on_disconnect...) are inside the poll too.
     mqtt_client::run_due_timers(now_ms());
     with_event_loop(|state| state.iter_mut().for_each(|state| state.polling = false));
-    PgStatus::Ok
+    Ok(())
 }
 
 /// Frees the manager when nothing uses it (e.g. after the first listener failed to open), so
@@ -139,9 +136,9 @@ pub fn is_polling() -> bool {
 }
 
 /// Closes every listener, connection and client and frees the manager.
-pub fn teardown() -> PgStatus {
+pub fn teardown() -> Result<(), NetError> {
     if is_polling() {
-        return PgStatus::Reentered;
+        return Err(NetError::Reentered);
     }
     http_server::forget();
     mqtt_client::forget_all();
@@ -151,5 +148,5 @@ pub fn teardown() -> PgStatus {
         // calling back into the (already forgotten) listener or clients.
         unsafe { mg::mg_mgr_free(&mut *state.manager) };
     }
-    PgStatus::Ok
+    Ok(())
 }

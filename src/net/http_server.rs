@@ -8,9 +8,10 @@ use core::ffi::{c_int, c_void, CStr};
 
 use super::event_loop;
 use super::mongoose::{self as mg, mg_connection, mg_http_message};
-use super::shim::{self, PgCallOutcome};
+use crate::abi::shim::{self, PgCallOutcome};
 use super::{mg_str_bytes, send_now, VmThreadCell};
-use crate::ffi::types::{PgBytes, PgReply, PgRequest, PgStatus};
+use super::NetError;
+use crate::abi::types::{PgBytes, PgReply, PgRequest};
 use crate::heap;
 use crate::http::auth::BasicCredentials;
 use crate::http::limits::{header_line_count, ConnectionClock, Framing, Limits, ParsedHead, Timeout};
@@ -67,26 +68,26 @@ fn note_backlog() {
     unsafe { *BACKLOG.get() = true };
 }
 
-pub fn start(listen_url: &CStr, limits: Limits, auth_enabled: bool) -> PgStatus {
+pub fn start(listen_url: &CStr, limits: Limits, auth_enabled: bool) -> Result<(), NetError> {
     if is_running() {
-        return PgStatus::AlreadyStarted;
+        return Err(NetError::AlreadyStarted);
     }
     let manager = event_loop::manager();
     // SAFETY: the manager is initialised; the URL is NUL-terminated; the handler is a plain fn.
     let listener = unsafe { mg::mg_listen(manager, listen_url.as_ptr(), Some(on_event), core::ptr::null_mut()) };
     if listener.is_null() {
         event_loop::release_if_unused();
-        return PgStatus::ListenFailed;
+        return Err(NetError::ListenFailed);
     }
     let policy = HttpPolicy { routes: RouteTable::default(), limits, auth_enabled };
     // SAFETY: VM-thread only; nothing else borrows SERVER here.
     unsafe { *SERVER.get() = Some(Server { policy }) };
-    PgStatus::Ok
+    Ok(())
 }
 
 /// Adds a route; returns the handler it replaced, if any.
-pub fn add_route(route: Route) -> Result<Option<HandlerRef>, PgStatus> {
-    with_server(|server| server.policy.routes.add(route)).ok_or(PgStatus::NotStarted)
+pub fn add_route(route: Route) -> Result<Option<HandlerRef>, NetError> {
+    with_server(|server| server.policy.routes.add(route)).ok_or(NetError::NotStarted)
 }
 
 /// Drops the server's state; the event loop's teardown closes its connections.

@@ -21,7 +21,6 @@ pub mod mqtt_client {
     pub fn forget_all() {}
     pub fn deliver() {}
 }
-pub mod shim;
 
 #[allow(
     non_camel_case_types,
@@ -38,6 +37,19 @@ pub mod mongoose {
 }
 
 use core::cell::UnsafeCell;
+
+/// Why the event layer could not do what was asked (the FFI layer turns it into a status code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetError {
+    /// The HTTP server already runs.
+    AlreadyStarted,
+    /// Nothing runs: no server (for a route), no loop (for a poll).
+    NotStarted,
+    /// Mongoose could not listen on the URL (port in use, unknown address...).
+    ListenFailed,
+    /// Called from inside a callback while the loop runs.
+    Reentered,
+}
 use core::ffi::c_void;
 
 use mongoose::mg_connection;

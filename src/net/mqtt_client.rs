@@ -23,9 +23,9 @@ use core::ffi::{c_int, c_void};
 
 use super::event_loop::{self, now_ms};
 use super::mongoose::{self as mg, mg_connection};
-use super::shim::{self, PgCallOutcome};
+use crate::abi::shim::{self, PgCallOutcome};
 use super::{send_now, write_through, VmThreadCell};
-use crate::ffi::types::{PgBytes, PgDeliveryStatus, PgMqttEvent, PgMqttEventKind};
+use crate::abi::types::{PgBytes, PgDeliveryStatus, PgMqttEvent, PgMqttEventKind};
 use crate::heap;
 use crate::mqtt::codec::QoS;
 use crate::mqtt::session::{
@@ -271,7 +271,7 @@ pub fn wait_connected(id: u32, wait_ms: u64) -> WaitOutcome {
             return WaitOutcome::TimedOut;
         }
         let step = (deadline - now).min(WAIT_STEP_MS);
-        if event_loop::poll(step as c_int) != crate::ffi::types::PgStatus::Ok {
+        if event_loop::poll(step as c_int).is_err() {
             return WaitOutcome::Stopped;
         }
     }

@@ -2,8 +2,8 @@
 //! and never raises (the shim runs the Python call under `nlr_push`).
 
 #[cfg(feature = "mqtt")]
-use crate::ffi::types::PgMqttEvent;
-use crate::ffi::types::{PgReply, PgRequest};
+use super::types::PgMqttEvent;
+use super::types::{PgReply, PgRequest};
 
 /// Outcomes of the shim's protected calls (returned as `int32_t`: C may return any value, so
 /// Rust compares numbers instead of trusting an enum it did not create).
