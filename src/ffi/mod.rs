@@ -246,3 +246,33 @@ pub unsafe extern "C" fn pg_request_header_at(
 pub extern "C" fn pg_last_error_message() -> *const c_char {
     last_error::message()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::types::PgMqttFilter;
+
+    fn last_message() -> &'static str {
+        // SAFETY: the buffer is NUL-terminated and lives for the whole process.
+        unsafe { CStr::from_ptr(pg_last_error_message()) }.to_str().unwrap_or("?")
+    }
+
+    #[test]
+    fn every_invalid_argument_sets_its_own_message_never_a_stale_one() {
+        let calls: [(&str, fn() -> PgStatus); 4] = [
+            // SAFETY (each): null pointers are what the functions must refuse, not dereference.
+            ("start", || unsafe { pg_server_start(core::ptr::null()) }),
+            ("route", || unsafe { pg_server_add_route(b"/x".as_ptr(), 2, 0, false, 0, 1, core::ptr::null_mut()) }),
+            ("publish", || unsafe { mqtt::pg_mqtt_publish(1, PgBytes::EMPTY, PgBytes::EMPTY, 0, false, core::ptr::null_mut()) }),
+            ("subscribe", || unsafe {
+                mqtt::pg_mqtt_subscribe(1, core::ptr::null::<PgMqttFilter>(), 0, core::ptr::null_mut())
+            }),
+        ];
+        for (name, call) in calls {
+            last_error::set(PgStatus::InvalidArgument, "stale message of an earlier call");
+            assert_eq!(call(), PgStatus::InvalidArgument, "{name}");
+            assert_ne!(last_message(), "stale message of an earlier call", "{name}");
+            assert!(!last_message().is_empty(), "{name}");
+        }
+    }
+}
