@@ -296,3 +296,43 @@ def test_a_client_made_inside_another_client_s_callback_never_gets_its_events(fa
     for begin, end in zip(lines[0::2], lines[1::2]):
         if begin.startswith("BEGIN"):
             assert end == "END" + begin[5:], lines
+
+
+# ---------------------------------------------------------------------------------------------
+# The reply's Python objects stay rooted while the shim converts them (JSON text, header lines):
+# with a collection before nearly every allocation, every reply still comes out whole.
+
+GC_EVERY_ALLOCATION = """
+import gc
+import mongoose
+
+def reply(req):
+    n = int(req.query)
+    body = {"n": n, "text": "v" * 300, "items": list(range(40))}
+    headers = {"X-A": "a" * 200 + str(n), "X-B": "b" * 200, "X-N": n}
+    return (201, body, headers)
+
+def raw(req):
+    data = bytearray(b"r" * 5000)
+    return (200, memoryview(data)[1000:3000], {"X-Slice": "yes" * 50})
+
+mongoose.init(url=URL)
+mongoose.route("/json", reply, auth=False)
+mongoose.route("/raw", raw, auth=False)
+gc.threshold(64)
+while True:
+    mongoose.poll(10)
+"""
+
+
+def test_replies_come_out_whole_when_the_gc_runs_during_their_conversion(start_server, http):
+    server = start_server(GC_EVERY_ALLOCATION)
+    for n in range(30):
+        reply = http.get(server.url(f"/json?{n}"), timeout=10)
+        assert reply.status_code == 201
+        assert reply.json() == {"n": n, "text": "v" * 300, "items": list(range(40))}
+        assert reply.headers["X-A"] == "a" * 200 + str(n) and reply.headers["X-B"] == "b" * 200
+        assert reply.headers["X-N"] == str(n)
+        raw = http.get(server.url("/raw"), timeout=10)
+        assert raw.content == b"r" * 2000 and raw.headers["X-Slice"] == "yes" * 50
+    assert server.alive()
