@@ -9,7 +9,7 @@ import time
 import pytest
 
 from support.fake_broker import connack, publish_packet, read_mqtt_packet, serve_until_stopped
-from support.http_client import parse_responses
+from support.http_client import read_responses
 from support.mqtt import CALLBACKS, parsed
 from support.runner import free_port
 
@@ -177,30 +177,13 @@ def test_requests_behind_a_handler_s_keyboardinterrupt_are_served_after_it_not_d
     assert server.wait_for_output("CAUGHT", timeout=10), server.output()
     assert "CAUGHT 1" in server.output(), server.output()  # nothing handled after the stop
     (server.script_path.parent / "go").write_text("go")
-    replies = read_replies(pipelined, 3)
+    replies = read_responses(pipelined, 3, timeout=10)
     assert [(r.status, r.body) for r in replies] == [(503, b"Service Unavailable"), (200, b"ok /b"), (200, b"ok /c")]
     for i, sock in enumerate(others):
-        (reply,) = read_replies(sock, 1)
+        (reply,) = read_responses(sock, 1, timeout=10)
         assert (reply.status, reply.body) == (200, b"ok /other%d" % i)
     for sock in [pipelined, *others]:
         sock.close()
-
-
-def read_replies(sock, count, timeout=10.0):
-    data = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        replies, _ = parse_responses(data)
-        if len(replies) >= count:
-            return replies
-        sock.settimeout(max(0.05, deadline - time.monotonic()))
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    replies, _ = parse_responses(data)
-    assert len(replies) >= count, data
-    return replies
 
 
 # ---------------------------------------------------------------------------------------------
