@@ -113,13 +113,36 @@ pub fn poll(timeout_ms: c_int) -> Result<(), NetError> {
     if timeout > 0 {
         mqtt_client::acknowledge_before_wait();
     }
-    // SAFETY: the manager stays alive: `teardown` refuses to run while `polling` is set.
-    unsafe { mg::mg_mgr_poll(manager, timeout) };
+    wait_and_dispatch(manager, timeout);
     mqtt_client::acknowledge_quiet_links();
     // Callbacks the timers run (a keepalive timeout's on_disconnect...) are inside the poll too.
     mqtt_client::run_due_timers(now_ms());
     with_event_loop(|state| state.iter_mut().for_each(|state| state.polling = false));
     Ok(())
+}
+
+/// Waits for I/O at most `timeout` ms and dispatches every event: Mongoose's socket poll waits itself.
+#[cfg(not(target_os = "none"))]
+fn wait_and_dispatch(manager: *mut mg_mgr, timeout: c_int) {
+    // SAFETY: the manager stays alive: `teardown` refuses to run while `polling` is set.
+    unsafe { mg::mg_mgr_poll(manager, timeout) };
+}
+
+/// On a bare-metal board Mongoose's built-in TCP/IP stack never sleeps in `mg_mgr_poll`: dispatch
+/// what is there, wait in the board's `wfi` (cut short by a received frame or Ctrl-C), then
+/// dispatch what the wait brought.
+#[cfg(target_os = "none")]
+fn wait_and_dispatch(manager: *mut mg_mgr, timeout: c_int) {
+    // SAFETY: the manager stays alive: `teardown` refuses to run while `polling` is set.
+    unsafe { mg::mg_mgr_poll(manager, 0) };
+    if let Ok(ms) = u32::try_from(timeout) {
+        if ms > 0 {
+            // SAFETY: the board's wait only sleeps and reads devices; it never calls back into Rust.
+            unsafe { crate::abi::board::pg_board_wait_ms(ms) };
+            // SAFETY: as above.
+            unsafe { mg::mg_mgr_poll(manager, 0) };
+        }
+    }
 }
 
 /// Frees the manager when nothing uses it (e.g. after the first listener failed to open), so

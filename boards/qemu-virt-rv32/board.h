@@ -1,0 +1,17 @@
+// The emulated board's glue (QEMU `virt`, rv32imac): clock, waiting, and what the C library and the
+// Rust runtime expect the platform to provide. Implemented in board.c.
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+// Microseconds since power-on (CLINT mtime, 10 MHz on `virt`).
+uint64_t pg_board_micros(void);
+
+// Sleeps in `wfi` until `ms` milliseconds have passed, or sooner when a wake source fires: the
+// serial port received a byte (Ctrl-C schedules KeyboardInterrupt and ends the wait) or the network
+// card raised its interrupt. Returns at once for 0.
+void pg_board_wait_ms(uint32_t ms);
+
+// The network card's interrupt line on the PLIC, woken on by pg_board_wait_ms (0: none).
+void pg_board_set_net_irq(uint32_t irq);
