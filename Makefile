@@ -56,7 +56,7 @@ test: build venv
 	MICROPYTHON=$(MICROPYTHON) scripts/test-all.sh
 
 test-python: build venv
-	MICROPYTHON=$(MICROPYTHON) $(PY) -m pytest -q tests
+	MICROPYTHON=$(MICROPYTHON) $(PY) -m pytest -q --ignore=tests/board tests
 
 # Coverage-guided fuzzing of the protocol cores, FUZZ_SECONDS per target (corpus in fuzz/corpus/).
 FUZZ_SECONDS ?= 300

@@ -1,6 +1,7 @@
 # The emulated board (QEMU `virt`, rv32imac): included by the top Makefile.
 #   make qemu                       build/qemu/firmware.elf (MicroPython's ports/qemu + the module)
 #   make qemu-run SCRIPT=file.py    boot it in QEMU and run the script (scripts/qemu-run.sh)
+#   make test-board                 the board suite, tests/board (pytest driving qemu-run.sh)
 QEMU_BOARD_DIR := $(ROOT)/boards/qemu-virt-rv32
 QEMU_BUILD := $(ROOT)/build/qemu
 QEMU_FIRMWARE := $(QEMU_BUILD)/firmware.elf
@@ -24,7 +25,7 @@ QEMU_MPY_ARGS := BOARD=qemu-virt-rv32 BOARD_DIR=$(QEMU_BOARD_DIR) BUILD=$(QEMU_B
 	CROSS_COMPILE=$(QEMU_CROSS) RV32_ARCH=$(QEMU_MARCH) AFLAGS="-mabi=ilp32 -march=$(QEMU_MARCH)_zicsr" \
 	FROZEN_MANIFEST= USER_C_MODULES=$(QEMU_USERMODS) PYTHONGOOSE_LIB=$(QEMU_RUST_LIB)
 
-.PHONY: qemu qemu-deps qemu-rust qemu-run
+.PHONY: qemu qemu-deps qemu-rust qemu-run test-board
 qemu-deps: build/.board-deps-installed
 build/.board-deps-installed: scripts/install-board-deps.sh
 	scripts/install-board-deps.sh
@@ -41,3 +42,7 @@ qemu: qemu-rust
 SCRIPT ?= examples/main.py
 qemu-run: qemu
 	scripts/qemu-run.sh $(SCRIPT)
+
+# The board's pytest suite (tests/board); not part of `make test` yet.
+test-board: qemu venv
+	$(PY) -m pytest -q -p no:cacheprovider tests/board
