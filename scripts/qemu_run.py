@@ -96,7 +96,8 @@ def qemu_argv():
         netdev += f",guestfwd=tcp:{BOARD_BROKER[0]}:{BOARD_BROKER[1]}-tcp:127.0.0.1:{found.group(1)}"
     return [
         "qemu-system-riscv32", "-machine", "virt", "-bios", "none", "-nographic", "-monitor", "none",
-        "-semihosting", "-serial", "stdio", "-netdev", netdev, "-device", "virtio-net-device,netdev=n0",
+        "-semihosting", "-serial", "stdio", "-global", "virtio-mmio.force-legacy=false",
+        "-netdev", netdev, "-device", "virtio-net-device,netdev=n0",
         "-kernel", firmware,
     ]
 

@@ -89,17 +89,14 @@ static bool drain_serial(void) {
     return interrupted;
 }
 
-// Acknowledges every interrupt the PLIC holds; true when the network card was among them.
-static bool acknowledge_plic(void) {
-    bool network = false;
+// Acknowledges the card's interrupt, then every interrupt the PLIC holds (a level still raised
+// after that, such as unread serial input, is pending again at once).
+static void acknowledge_interrupts(void) {
+    pg_board_net_acknowledge();
     uint32_t irq;
     while ((irq = *PLIC_CLAIM0) != 0) {
-        if (irq == net_irq) {
-            network = true;
-        }
         *PLIC_CLAIM0 = irq; // complete
     }
-    return network;
 }
 
 void pg_board_wait_ms(uint32_t ms) {
@@ -117,21 +114,21 @@ void pg_board_wait_ms(uint32_t ms) {
     __asm volatile (".option push\n.option arch, +zicsr\ncsrs mie, %0\n.option pop"
         : : "r" (MIE_MTIE | MIE_MEIE) : "memory");
     for (;;) {
-        if (drain_serial()) {
+        // A frame or a byte that arrives after these checks keeps its interrupt pending: wfi
+        // then returns at once.
+        if (drain_serial() || pg_board_net_rx_pending()) {
             break;
         }
         if (pg_board_micros() * MTIME_PER_US >= deadline) {
             break;
         }
         __asm volatile ("wfi" ::: "memory");
-        if (acknowledge_plic()) {
-            break;
-        }
+        acknowledge_interrupts();
     }
     __asm volatile (".option push\n.option arch, +zicsr\ncsrc mie, %0\n.option pop"
         : : "r" (MIE_MTIE | MIE_MEIE) : "memory");
     set_timer_compare(UINT64_MAX);
-    acknowledge_plic();
+    acknowledge_interrupts();
     __asm volatile (".option push\n.option arch, +zicsr\ncsrs mstatus, %0\n.option pop"
         : : "r" (saved_mstatus & MSTATUS_MIE) : "memory");
 }

@@ -15,3 +15,11 @@ void pg_board_wait_ms(uint32_t ms);
 
 // The network card's interrupt line on the PLIC, woken on by pg_board_wait_ms (0: none).
 void pg_board_set_net_irq(uint32_t irq);
+
+// The network card (virtio_net.c). Attaches Mongoose's TCP/IP stack to the card (10.0.2.15/24) on
+// a new manager; without a card nothing is attached.
+void pg_board_net_attach(void *manager);
+// Whether received frames wait in the card's receive queue.
+bool pg_board_net_rx_pending(void);
+// Clears the card's interrupt status (its PLIC line drops).
+void pg_board_net_acknowledge(void);

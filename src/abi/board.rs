@@ -6,3 +6,9 @@ extern "C" {
     /// serial port (Ctrl-C) raised an interrupt. Never calls Python; may schedule KeyboardInterrupt.
     pub fn pg_board_wait_ms(ms: u32);
 }
+
+extern "C" {
+    /// Attaches the board's network interface (Mongoose's built-in TCP/IP stack on the board's
+    /// card) to a freshly initialised manager (`struct mg_mgr *`); without a card it does nothing.
+    pub fn pg_board_net_attach(manager: *mut core::ffi::c_void);
+}

@@ -41,6 +41,12 @@ pub fn manager() -> *mut mg_mgr {
     // SAFETY: a zeroed mg_mgr at a stable heap address; mg_mgr_init sets it up.
     unsafe { mg::mg_mgr_init(&mut *manager) };
     let pointer: *mut mg_mgr = &mut *manager;
+    // SAFETY: a bare-metal board hands the new manager its network interface (Mongoose's own
+    // TCP/IP stack); the interface lives in the board glue until `mg_mgr_free` releases it.
+    #[cfg(target_os = "none")]
+    unsafe {
+        crate::abi::board::pg_board_net_attach(pointer as *mut core::ffi::c_void)
+    };
     with_event_loop(|state| *state = Some(EventLoop { manager, polling: false }));
     pointer
 }
