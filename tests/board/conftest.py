@@ -4,6 +4,8 @@ scripts/qemu-run.sh. Skipped, with the reason, when the firmware has not been bu
 import os
 import subprocess
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
             item.add_marker(skip)
+
+
+def board_env(timeout, extra=None):
+    env = dict(os.environ, QEMU_FIRMWARE=str(FIRMWARE), QEMU_TIMEOUT=str(timeout))
+    env.pop("MQTT_URL", None)
+    env.update(extra or {})
+    return env
 
 
 class BoardRun:
@@ -47,12 +56,82 @@ def run_on_board(tmp_path):
             path = tmp_path / f"script{index}.py"
             path.write_text(textwrap.dedent(text).lstrip("\n"))
             paths.append(str(path))
-        run_env = dict(os.environ, QEMU_FIRMWARE=str(FIRMWARE), QEMU_TIMEOUT=str(timeout))
-        run_env.pop("MQTT_URL", None)
-        run_env.update(env or {})
+        run_env = board_env(timeout, env)
         completed = subprocess.run(
             [str(QEMU_RUN), *paths], env=run_env, capture_output=True, text=True, timeout=timeout + 15
         )
         return BoardRun(completed)
 
     return run
+
+
+class BoardServer:
+    """A board running a script that keeps serving (qemu-run.sh in the background, host port
+    `port` forwarded to the board's port 8000). Its output is collected as it arrives."""
+
+    def __init__(self, proc, port):
+        self.proc = proc
+        self.port = port
+        self._chunks = []
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self._lock:
+                self._chunks.append(line)
+
+    def output(self):
+        with self._lock:
+            return "".join(self._chunks)
+
+    def wait_for(self, text, timeout=30):
+        """Waits until the board printed `text` (QEMU accepts on the host port before the board
+        listens, so tests wait for a line, not for a connection)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if text in self.output():
+                return
+            if self.proc.poll() is not None:
+                self._reader.join(2)
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"the board never printed {text!r}; output:\n{self.output()}")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(2)
+
+
+@pytest.fixture
+def start_on_board(tmp_path):
+    """start_on_board(script) -> BoardServer, stopped at teardown."""
+    from support.runner import free_port
+
+    servers = []
+
+    def start(text, timeout=RUN_TIMEOUT_S):
+        path = tmp_path / "server.py"
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+        port = free_port()
+        proc = subprocess.Popen(
+            [str(QEMU_RUN), str(path)],
+            env=board_env(timeout, {"HTTP_PORT": str(port)}),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        server = BoardServer(proc, port)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
