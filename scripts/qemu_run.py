@@ -50,20 +50,21 @@ class Board:
         self.buffer += chunk
 
     def read_until(self, marker, echo=None):
-        """Bytes up to and without `marker`; with `echo`, bytes are passed on as they arrive."""
-        passed = 0
+        """Bytes up to and without `marker`, which is consumed; with `echo`, bytes are passed on as
+        they arrive (and leave the buffer, so that what is left is what was never shown)."""
+        shown = b""
         while True:
             at = self.buffer.find(marker)
             if at >= 0:
-                if echo is not None:
-                    echo(self.buffer[passed:at])
                 data, self.buffer = self.buffer[:at], self.buffer[at + len(marker):]
-                return data
+                if echo is not None:
+                    echo(data)
+                return shown + data
             if echo is not None:
                 # Keep back what could be the start of the marker.
-                safe = max(passed, len(self.buffer) - len(marker) + 1)
-                echo(self.buffer[passed:safe])
-                passed = safe
+                safe = max(0, len(self.buffer) - len(marker) + 1)
+                echo(self.buffer[:safe])
+                shown, self.buffer = shown + self.buffer[:safe], self.buffer[safe:]
             self._fill()
 
     def close(self):
