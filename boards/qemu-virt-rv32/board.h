@@ -17,7 +17,8 @@ void pg_board_wait_ms(uint32_t ms);
 void pg_board_set_net_irq(uint32_t irq);
 
 // The network card (virtio_net.c). Attaches Mongoose's TCP/IP stack to the card (10.0.2.15/24) on
-// a new manager; without a card nothing is attached.
+// a new manager and waits (at most 1 s) until the interface is ready; without a card nothing is
+// attached.
 void pg_board_net_attach(void *manager);
 // Whether received frames wait in the card's receive queue.
 bool pg_board_net_rx_pending(void);

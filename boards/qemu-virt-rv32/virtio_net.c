@@ -281,4 +281,12 @@ void pg_board_net_attach(void *manager) {
     interface.gw = MG_IPV4(10, 0, 2, 2);
     interface.driver = &driver;
     mg_tcpip_init((struct mg_mgr *)manager, &interface);
+    // Bring the interface up before the manager is used: Mongoose refuses to connect ("network is
+    // down") until the link is up and the gateway's MAC is known (one ARP exchange, a few ms).
+    // The manager has no connections yet, so these polls call nothing but the stack itself.
+    uint64_t give_up = mg_millis() + 1000u;
+    while (interface.state != MG_TCPIP_STATE_READY && mg_millis() < give_up) {
+        mg_mgr_poll((struct mg_mgr *)manager, 0);
+        pg_board_wait_ms(5);
+    }
 }

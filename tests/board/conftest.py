@@ -112,18 +112,18 @@ class BoardServer:
 
 @pytest.fixture
 def start_on_board(tmp_path):
-    """start_on_board(script) -> BoardServer, stopped at teardown."""
+    """start_on_board(script, env=None) -> BoardServer, stopped at teardown (`env`: e.g. MQTT_URL)."""
     from support.runner import free_port
 
     servers = []
 
-    def start(text, timeout=RUN_TIMEOUT_S):
+    def start(text, timeout=RUN_TIMEOUT_S, env=None):
         path = tmp_path / "server.py"
         path.write_text(textwrap.dedent(text).lstrip("\n"))
         port = free_port()
         proc = subprocess.Popen(
             [str(QEMU_RUN), str(path)],
-            env=board_env(timeout, {"HTTP_PORT": str(port)}),
+            env=board_env(timeout, {"HTTP_PORT": str(port), **(env or {})}),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
