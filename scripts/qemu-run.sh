@@ -10,6 +10,8 @@
 #                  and each script sees the board-side URL in the global MQTT_URL
 #   QEMU_TIMEOUT   seconds before the run is stopped (default 0: none)
 # Networking is QEMU user mode with restrict=on: the board reaches nothing but the forwards above.
+# Ctrl-C (SIGINT) is passed to the board once (KeyboardInterrupt in the running script); a second
+# one stops the run.
 # Exit status: 0 when every script ran without an uncaught exception, 1 when one raised, 2 on a
 # timeout or when the board stopped (crash, abort) before the scripts were done.
 set -euo pipefail

@@ -27,7 +27,11 @@ class BoardStopped(Exception):
 
 class Board:
     def __init__(self, argv, deadline):
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        # Its own session: the terminal's Ctrl-C reaches this process (which passes it on to the
+        # board as a byte), not QEMU.
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.deadline = deadline
         self.buffer = b""
         self.selector = selectors.DefaultSelector()
@@ -114,6 +118,17 @@ def run(scripts):
     deadline = time.monotonic() + timeout if timeout > 0 else None
     board = Board(qemu_argv(), deadline)
     failed = False
+    interrupts = []
+
+    def on_sigint(*_):
+        # The first Ctrl-C goes to the board (KeyboardInterrupt in the running script); the next
+        # one stops the run.
+        if interrupts:
+            raise KeyboardInterrupt
+        interrupts.append(True)
+        board.write(b"\x03")
+
+    signal.signal(signal.SIGINT, on_sigint)
     try:
         board.read_until(b">>> ")
         board.write(b"\r\x01")
@@ -124,6 +139,7 @@ def run(scripts):
                 board.read_until(b"raw REPL; CTRL-B to exit\r\n>")
             with open(path, "rb") as f:
                 source = prelude() + f.read()
+            interrupts.clear()
             board.write(source + b"\x04")
             board.read_until(b"OK")
             board.read_until(b"\x04", echo=out)

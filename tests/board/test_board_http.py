@@ -1,6 +1,8 @@
 """The seed's HTTP session on the emulated board: host curl reaches the board's port 8000 through
 QEMU's forward (virtio-net card, Mongoose's built-in TCP/IP stack)."""
 
+import signal
+
 from support.http_client import curl
 
 SEED_SERVER = """
@@ -54,3 +56,25 @@ def test_board_serves_many_requests_in_a_row(start_on_board):
         body = "n" * (index * 50)
         served = curl("-s", "-u", "admin:istrator", url, "--data-binary", body)
         assert served.stdout == f"f1 got {len(body)} bytes\n".encode(), (index, board.output())
+
+
+def test_ctrl_c_stops_a_poll_loop_on_the_board(start_on_board):
+    board = start_on_board(
+        """
+        import mongoose
+        mongoose.init(lambda body: "hi")
+        print("board listening")
+        try:
+            while True:
+                mongoose.poll(1000)
+        except KeyboardInterrupt:
+            print("stopped by Ctrl-C")
+            raise
+        """
+    )
+    board.wait_for("board listening")
+    board.proc.send_signal(signal.SIGINT)  # qemu-run.sh passes it to the board as Ctrl-C
+    assert board.proc.wait(20) == 1, board.output()
+    board.stop()
+    assert "stopped by Ctrl-C" in board.output()
+    assert "KeyboardInterrupt" in board.output()
