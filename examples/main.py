@@ -28,7 +28,7 @@ started = time.time()
 try:
     broker = MQTT_URL  # noqa: F821 - on the emulated board, scripts/qemu-run.sh defines it
 except NameError:
-    broker = os.getenv("MQTT_URL")
+    broker = os.getenv("MQTT_URL") if hasattr(os, "getenv") else None
 client = None
 
 
