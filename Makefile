@@ -3,6 +3,8 @@
 #   make run    build, start a throwaway local Mosquitto (unless MQTT_URL is set), run examples/main.py
 #   make test   build and run every test suite
 #   make bench  build and print the benchmark table
+#   make qemu   build the emulated RISC-V board's firmware, build/qemu/firmware.elf
+#   make qemu-run SCRIPT=examples/main.py   boot it in QEMU and run the script (boards/qemu-virt-rv32/board.mk)
 ROOT := $(abspath .)
 MPY_DIR := $(ROOT)/third_party/micropython
 MONGOOSE_DIR := $(ROOT)/third_party/mongoose
@@ -54,7 +56,7 @@ test: build venv
 	MICROPYTHON=$(MICROPYTHON) scripts/test-all.sh
 
 test-python: build venv
-	MICROPYTHON=$(MICROPYTHON) $(PY) -m pytest -q tests
+	MICROPYTHON=$(MICROPYTHON) $(PY) -m pytest -q --ignore=tests/board tests
 
 # Coverage-guided fuzzing of the protocol cores, FUZZ_SECONDS per target (corpus in fuzz/corpus/).
 FUZZ_SECONDS ?= 300
@@ -66,3 +68,5 @@ bench: build venv
 
 clean:
 	rm -rf build target fuzz/target
+
+include boards/qemu-virt-rv32/board.mk

@@ -2,6 +2,11 @@
 //! with `cc`, and generates Rust bindings for the part of `mongoose.h` the event layer uses with
 //! `bindgen`. Both see the same `MONGOOSE_DEFINES`, so struct layouts agree.
 //! Without the `mongoose` feature (the portable protocol core) nothing is done.
+//!
+//! For a board (`PYTHONGOOSE_BOARD_DIR`, set by the board's make fragment, e.g. `boards/qemu-virt-rv32`),
+//! Mongoose is built with `MG_ARCH=MG_ARCH_CUSTOM` and the board's `mongoose_config.h`, for both the C
+//! build and bindgen. The board's make fragment also names the cross compiler and the target's include
+//! directories (`CC_<target>`, `CFLAGS_<target>`, `BINDGEN_EXTRA_CLANG_ARGS_<target>`, read by cc and bindgen).
 
 use std::env;
 use std::path::PathBuf;
@@ -15,6 +20,7 @@ const MONGOOSE_DEFINES: &[(&str, &str)] = &[("MG_ENABLE_LOG", "0"), ("MG_ENABLE_
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=PYTHONGOOSE_MONGOOSE_DIR");
+    println!("cargo:rerun-if-env-changed=PYTHONGOOSE_BOARD_DIR");
     if env::var_os("CARGO_FEATURE_MONGOOSE").is_none() {
         return;
     }
@@ -33,6 +39,22 @@ fn main() {
     println!("cargo:rerun-if-changed={}", header.display());
     println!("cargo:rerun-if-changed={}", source.display());
 
+    // A board build: the board's mongoose_config.h (MG_ARCH_CUSTOM) for both the C build and bindgen.
+    let board_dir = env::var_os("PYTHONGOOSE_BOARD_DIR").map(PathBuf::from);
+    let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    if board_dir.is_none() && target_os == "none" {
+        panic!("a bare-metal target needs PYTHONGOOSE_BOARD_DIR (a folder with mongoose_config.h): use `make qemu`");
+    }
+    let mut board_defines: Vec<(&str, &str)> = Vec::new();
+    if let Some(dir) = &board_dir {
+        let config = dir.join("mongoose_config.h");
+        if !config.exists() {
+            panic!("{} not found", config.display());
+        }
+        println!("cargo:rerun-if-changed={}", config.display());
+        board_defines.push(("MG_ARCH", "MG_ARCH_CUSTOM"));
+    }
+
     // Mongoose's C is linked into the staticlib unless the firmware build compiles it itself
     // (the ESP32 port does, with the IDF's compiler and lwIP headers).
     if env::var_os("PYTHONGOOSE_SKIP_MONGOOSE_C").is_none() {
@@ -47,7 +69,10 @@ fn main() {
             .flag_if_supported("-fno-asynchronous-unwind-tables")
             .flag_if_supported("-fno-unwind-tables")
             .warnings(false);
-        for (name, value) in MONGOOSE_DEFINES {
+        if let Some(dir) = &board_dir {
+            build.include(dir);
+        }
+        for (name, value) in MONGOOSE_DEFINES.iter().chain(board_defines.iter()) {
             build.define(name, Some(*value));
         }
         build.compile("mongoose");
@@ -65,7 +90,10 @@ fn main() {
         .allowlist_type("mg_mgr|mg_connection|mg_http_message|mg_str|mg_iobuf")
         .allowlist_item("mg_event|MG_LL_.*|MG_MAX_HTTP_HEADERS|MG_DATA_SIZE")
         .prepend_enum_name(false);
-    for (name, value) in MONGOOSE_DEFINES {
+    if let Some(dir) = &board_dir {
+        bindings = bindings.clang_arg(format!("-I{}", dir.display()));
+    }
+    for (name, value) in MONGOOSE_DEFINES.iter().chain(board_defines.iter()) {
         bindings = bindings.clang_arg(format!("-D{name}={value}"));
     }
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("mongoose_bindings.rs");

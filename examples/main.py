@@ -25,7 +25,10 @@ def auth(user, pwd):
 
 
 started = time.time()
-broker = os.getenv("MQTT_URL")
+try:
+    broker = MQTT_URL  # noqa: F821 - on the emulated board, scripts/qemu-run.sh defines it
+except NameError:
+    broker = os.getenv("MQTT_URL") if hasattr(os, "getenv") else None
 client = None
 
 

@@ -49,7 +49,7 @@ run_suite() { # name command...
 run_suite cargo-test cargo test --lib
 run_suite riscv32-build cargo build --lib --no-default-features --features mqtt --target riscv32imc-unknown-none-elf
 run_suite fuzz scripts/fuzz.sh check
-run_suite pytest env MICROPYTHON="$micropython" .venv/bin/python -m pytest -q -p no:cacheprovider tests
+run_suite pytest env MICROPYTHON="$micropython" .venv/bin/python -m pytest -q -p no:cacheprovider --ignore=tests/board tests
 run_suite micropython-tests scripts/run-micropython-tests.sh third_party/micropython "$micropython"
 
 [ "${#failed_suites[@]}" -gt 0 ] && echo "failing suites: ${failed_suites[*]}"

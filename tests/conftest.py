@@ -17,6 +17,8 @@ registers them and holds the pytest hooks. pytest puts this directory (tests/) o
 modules import helpers as `from support.http_client import raw_bytes`.
 """
 
+from pathlib import Path
+
 import pytest
 
 # Before anything below imports them: the support modules' asserts get pytest's explanations, as
@@ -35,8 +37,13 @@ pytest_plugins = [
 ]
 
 
+BOARD_TESTS = Path(__file__).resolve().parent / "board"
+
+
 def pytest_configure(config):
-    if not MICROPYTHON.exists():
+    # The emulated board's suite (tests/board) runs the firmware, not the unix binary.
+    board_only = bool(config.args) and all(Path(arg).resolve().is_relative_to(BOARD_TESTS) for arg in config.args)
+    if not MICROPYTHON.exists() and not board_only:
         raise pytest.UsageError(f"MicroPython binary not found: {MICROPYTHON} (set MICROPYTHON or run `make build`)")
 
 

@@ -41,6 +41,12 @@ pub fn manager() -> *mut mg_mgr {
     // SAFETY: a zeroed mg_mgr at a stable heap address; mg_mgr_init sets it up.
     unsafe { mg::mg_mgr_init(&mut *manager) };
     let pointer: *mut mg_mgr = &mut *manager;
+    // SAFETY: a bare-metal board hands the new manager its network interface (Mongoose's own
+    // TCP/IP stack); the interface lives in the board glue until `mg_mgr_free` releases it.
+    #[cfg(target_os = "none")]
+    unsafe {
+        crate::abi::board::pg_board_net_attach(pointer as *mut core::ffi::c_void)
+    };
     with_event_loop(|state| *state = Some(EventLoop { manager, polling: false }));
     pointer
 }
@@ -113,13 +119,36 @@ pub fn poll(timeout_ms: c_int) -> Result<(), NetError> {
     if timeout > 0 {
         mqtt_client::acknowledge_before_wait();
     }
-    // SAFETY: the manager stays alive: `teardown` refuses to run while `polling` is set.
-    unsafe { mg::mg_mgr_poll(manager, timeout) };
+    wait_and_dispatch(manager, timeout);
     mqtt_client::acknowledge_quiet_links();
     // Callbacks the timers run (a keepalive timeout's on_disconnect...) are inside the poll too.
     mqtt_client::run_due_timers(now_ms());
     with_event_loop(|state| state.iter_mut().for_each(|state| state.polling = false));
     Ok(())
+}
+
+/// Waits for I/O at most `timeout` ms and dispatches every event: Mongoose's socket poll waits itself.
+#[cfg(not(target_os = "none"))]
+fn wait_and_dispatch(manager: *mut mg_mgr, timeout: c_int) {
+    // SAFETY: the manager stays alive: `teardown` refuses to run while `polling` is set.
+    unsafe { mg::mg_mgr_poll(manager, timeout) };
+}
+
+/// On a bare-metal board Mongoose's built-in TCP/IP stack never sleeps in `mg_mgr_poll`: dispatch
+/// what is there, wait in the board's `wfi` (cut short by a received frame or Ctrl-C), then
+/// dispatch what the wait brought.
+#[cfg(target_os = "none")]
+fn wait_and_dispatch(manager: *mut mg_mgr, timeout: c_int) {
+    // SAFETY: the manager stays alive: `teardown` refuses to run while `polling` is set.
+    unsafe { mg::mg_mgr_poll(manager, 0) };
+    if let Ok(ms) = u32::try_from(timeout) {
+        if ms > 0 {
+            // SAFETY: the board's wait only sleeps and reads devices; it never calls back into Rust.
+            unsafe { crate::abi::board::pg_board_wait_ms(ms) };
+            // SAFETY: as above.
+            unsafe { mg::mg_mgr_poll(manager, 0) };
+        }
+    }
 }
 
 /// Frees the manager when nothing uses it (e.g. after the first listener failed to open), so

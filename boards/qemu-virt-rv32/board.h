@@ -1,0 +1,26 @@
+// The emulated board's glue (QEMU `virt`, rv32imac): clock, waiting, and what the C library and the
+// Rust runtime expect the platform to provide. Implemented in board.c.
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+// Microseconds since power-on (CLINT mtime, 10 MHz on `virt`).
+uint64_t pg_board_micros(void);
+
+// Sleeps in `wfi` until `ms` milliseconds have passed, or sooner when a wake source fires: the
+// serial port received a byte (Ctrl-C schedules KeyboardInterrupt and ends the wait) or the network
+// card raised its interrupt. Returns at once for 0.
+void pg_board_wait_ms(uint32_t ms);
+
+// The network card's interrupt line on the PLIC, woken on by pg_board_wait_ms (0: none).
+void pg_board_set_net_irq(uint32_t irq);
+
+// The network card (virtio_net.c). Attaches Mongoose's TCP/IP stack to the card (10.0.2.15/24) on
+// a new manager and waits (at most 1 s) until the interface is ready; without a card nothing is
+// attached.
+void pg_board_net_attach(void *manager);
+// Whether received frames wait in the card's receive queue.
+bool pg_board_net_rx_pending(void);
+// Clears the card's interrupt status (its PLIC line drops).
+void pg_board_net_acknowledge(void);

@@ -1,0 +1,12 @@
+# The emulated board's glue as a MicroPython user C module (make qemu links build/qemu/usermods/board
+# to this folder): start-up (entry.S), clock, waits, libc hooks (board.c), the `time` module.
+BOARD_GLUE_DIR := $(USERMOD_DIR)
+SRC_USERMOD_C += $(BOARD_GLUE_DIR)/modtime.c
+SRC_USERMOD_LIB_C += $(BOARD_GLUE_DIR)/board.c $(BOARD_GLUE_DIR)/virtio_net.c
+SRC_USERMOD_LIB_ASM += $(BOARD_GLUE_DIR)/entry.S
+
+# The network driver includes mongoose.h: the same settings as build.rs gives Mongoose's own
+# compile (MONGOOSE_DEFINES there, plus MG_ARCH_CUSTOM with this folder's mongoose_config.h).
+PYTHONGOOSE_MONGOOSE_DIR ?= $(BOARD_GLUE_DIR)/../../third_party/mongoose
+$(patsubst $(USER_C_MODULES)/%,$(BUILD)/%,$(BOARD_GLUE_DIR))/virtio_net.o: CFLAGS += -I$(PYTHONGOOSE_MONGOOSE_DIR) \
+	-I$(BOARD_GLUE_DIR) -DMG_ARCH=MG_ARCH_CUSTOM -DMG_ENABLE_LOG=0 -DMG_ENABLE_CUSTOM_CALLOC=1
