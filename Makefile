@@ -52,7 +52,7 @@ header:
 	PYTHONGOOSE_BLESS=1 cargo test --lib header_drift
 
 # Every suite, then one closing line "tests: N passed, N failed" (scripts/test-all.sh).
-test: build venv
+test: build qemu venv
 	MICROPYTHON=$(MICROPYTHON) scripts/test-all.sh
 
 test-python: build venv

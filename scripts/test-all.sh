@@ -3,7 +3,8 @@
 # after a failing suite, and ends with one line: "tests: N passed, N failed".
 #   cargo test (protocol core, HTTP logic, header drift), the riscv32 portability build, a fixed-
 #   seed libFuzzer pass over the protocol cores (scripts/fuzz.sh check), pytest against the real
-#   binary + Mosquitto, MicroPython's own test suite.
+#   binary + Mosquitto, MicroPython's own test suite, the emulated RISC-V board's suite (tests/board:
+#   the firmware from `make qemu` in QEMU, driven from the host).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -33,7 +34,7 @@ run_suite() { # name command...
       if [ "$status" -eq 0 ]; then passed=1; else failed=1; fi ;;
     fuzz)
       passed=$(count "$log" 'fuzz: [0-9]+ passed'); failed=$(grep -oE 'fuzz: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0) ;;
-    pytest)
+    pytest|board)
       passed=$(count "$log" '[0-9]+ passed'); failed=$(count "$log" '[0-9]+ failed')
       errors=$(count "$log" '[0-9]+ errors?'); failed=$(( ${failed:-0} + ${errors:-0} )) ;;
     micropython-tests)
@@ -51,6 +52,7 @@ run_suite riscv32-build cargo build --lib --no-default-features --features mqtt 
 run_suite fuzz scripts/fuzz.sh check
 run_suite pytest env MICROPYTHON="$micropython" .venv/bin/python -m pytest -q -p no:cacheprovider --ignore=tests/board tests
 run_suite micropython-tests scripts/run-micropython-tests.sh third_party/micropython "$micropython"
+run_suite board env PYTHONGOOSE_REQUIRE_BOARD=1 .venv/bin/python -m pytest -q -p no:cacheprovider tests/board
 
 [ "${#failed_suites[@]}" -gt 0 ] && echo "failing suites: ${failed_suites[*]}"
 echo "tests: $total_passed passed, $total_failed failed"

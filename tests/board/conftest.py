@@ -20,6 +20,8 @@ RUN_TIMEOUT_S = 60
 def pytest_collection_modifyitems(config, items):
     if FIRMWARE.exists():
         return
+    if os.environ.get("PYTHONGOOSE_REQUIRE_BOARD"):  # make test built it: missing is a failure
+        raise pytest.UsageError(f"board firmware not built: {FIRMWARE} missing")
     skip = pytest.mark.skip(reason=f"board firmware not built ({FIRMWARE} missing): run `make qemu`")
     for item in items:
         if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
