@@ -83,7 +83,10 @@ fn main() {
         .header(header.to_string_lossy())
         .use_core()
         .ctypes_prefix("core::ffi")
-        .layout_tests(false)
+        // Layout assertions in the Rust code: rustc checks that the Rust types have the sizes and
+        // offsets libclang computed for the target; `write_layout_header` hands the same numbers to
+        // the firmware's C compiler (DESIGN rule 9).
+        .layout_tests(true)
         .derive_default(true)
         .generate_comments(false)
         .allowlist_function("mg_mgr_init|mg_mgr_poll|mg_mgr_free|mg_listen|mg_http_parse|mg_http_get_header|mg_send|mg_iobuf_del|mg_log_set|mg_millis|mg_connect|mg_timer_add|mg_timer_free|mg_wakeup|mg_close_conn|mg_random|mg_io_send")
@@ -96,10 +99,83 @@ fn main() {
     for (name, value) in MONGOOSE_DEFINES.iter().chain(board_defines.iter()) {
         bindings = bindings.clang_arg(format!("-D{name}={value}"));
     }
-    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("mongoose_bindings.rs");
-    bindings
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let generated = bindings
         .generate()
         .expect("bindgen could not read mongoose.h (is libclang-dev installed?)")
-        .write_to_file(&out)
-        .expect("writing the Mongoose bindings");
+        .to_string();
+    std::fs::write(out_dir.join("mongoose_bindings.rs"), &generated).expect("writing the Mongoose bindings");
+    write_layout_header(&generated, &out_dir);
+}
+
+/// The structs whose layout Rust relies on (it reads or writes their fields, or embeds them).
+const CHECKED_STRUCTS: &[&str] = &["mg_str", "mg_iobuf", "mg_http_header", "mg_http_message", "mg_addr", "mg_connection", "mg_mgr"];
+
+/// Writes `pythongoose_layout.h`: one `_Static_assert` per size and field offset of `CHECKED_STRUCTS`
+/// as bindgen (libclang, for this target and these defines) computed them, the same numbers the
+/// layout assertions in the generated Rust check the Rust types against. `src/shim/layout_check.c`
+/// includes it after `mongoose.h`, so the firmware's C compiler fails the build on any mismatch.
+/// It is written to OUT_DIR and beside the static library (`target/<triple>/<profile>/`), where the
+/// firmware builds find it next to `PYTHONGOOSE_LIB`: the header always describes that archive.
+fn write_layout_header(generated: &str, out_dir: &std::path::Path) {
+    let mut checks = String::new();
+    let mut count = 0;
+    for line in generated.lines() {
+        let line = line.trim();
+        // bindgen's form: ["Size of T"][size_of::<T>() - 16usize];
+        //                 ["Offset of field: T::f"][offset_of!(T, f) - 8usize];
+        let Some(rest) = line.strip_prefix("[\"") else { continue };
+        let Some((label, tail)) = rest.split_once("\"]") else { continue };
+        let Some(number) = tail.rsplit_once(" - ").and_then(|(_, n)| n.strip_suffix("usize];")) else { continue };
+        let Ok(number) = number.parse::<usize>() else { continue };
+        if let Some(name) = label.strip_prefix("Size of ") {
+            if CHECKED_STRUCTS.contains(&name) {
+                checks.push_str(&format!(
+                    "_Static_assert(sizeof(struct {name}) == {number}, \"sizeof(struct {name}) differs from Rust's {number}\");\n"
+                ));
+                count += 1;
+            }
+        } else if let Some(name) = label.strip_prefix("Alignment of ") {
+            if CHECKED_STRUCTS.contains(&name) {
+                checks.push_str(&format!(
+                    "_Static_assert(_Alignof(struct {name}) == {number}, \"alignment of struct {name} differs from Rust's {number}\");\n"
+                ));
+                count += 1;
+            }
+        } else if let Some((name, field)) = label.strip_prefix("Offset of field: ").and_then(|f| f.split_once("::")) {
+            if !CHECKED_STRUCTS.contains(&name) {
+                continue;
+            }
+            // bindgen's own names (bitfield storage, padding) have no C counterpart; the word holding the
+            // is_* bitfields is pinned by the offset of the field before it (`tls`) and the struct's size.
+            if field.starts_with('_') {
+                continue;
+            }
+            // Rust keywords get a trailing underscore (`fn` -> `fn_`).
+            let c_field = match field {
+                "fn_" | "type_" | "ref_" | "mod_" | "match_" | "loop_" => field.trim_end_matches('_'),
+                _ => field,
+            };
+            checks.push_str(&format!(
+                "_Static_assert(offsetof(struct {name}, {c_field}) == {number}, \"offset of {name}.{c_field} differs from Rust's {number}\");\n"
+            ));
+            count += 1;
+        }
+    }
+    if count == 0 {
+        panic!("no layout assertions found in the generated bindings (bindgen's layout test format changed?)");
+    }
+    let target = env::var("TARGET").unwrap_or_default();
+    let header = format!(
+        "// Generated by build.rs for {target}: the sizes and offsets of the Mongoose structs as the Rust\n\
+         // library sees them (bindgen, same defines). Include after mongoose.h (src/shim/layout_check.c);\n\
+         // a mismatch with the C compiler's layout fails the firmware build. Do not edit.\n\
+         #pragma once\n#include <stddef.h>\n#define PYTHONGOOSE_LAYOUT_CHECKS {count}\n{checks}"
+    );
+    std::fs::write(out_dir.join("pythongoose_layout.h"), &header).expect("writing pythongoose_layout.h");
+    // OUT_DIR is <target dir>/[<triple>/]<profile>/build/<package>-<hash>/out: three levels up is the
+    // folder that holds libpythongoose.a.
+    if let Some(lib_dir) = out_dir.ancestors().nth(3) {
+        std::fs::write(lib_dir.join("pythongoose_layout.h"), &header).expect("writing pythongoose_layout.h beside the library");
+    }
 }

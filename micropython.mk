@@ -10,6 +10,17 @@ CFLAGS_USERMOD += -I$(PYTHONGOOSE_DIR)/include
 PYTHONGOOSE_MQTT ?= 1
 CFLAGS_USERMOD += -DPYTHONGOOSE_MQTT=$(PYTHONGOOSE_MQTT)
 
+# DESIGN rule 9: the C compiler checks the Mongoose layouts the archive was built against
+# (pythongoose_layout.h, written by build.rs beside the archive). Not QSTR-scanned; compiled with
+# the settings build.rs gives Mongoose's own C (MONGOOSE_DEFINES; a board adds MG_ARCH_CUSTOM).
+PYTHONGOOSE_MONGOOSE_DIR ?= $(PYTHONGOOSE_DIR)/third_party/mongoose
+SRC_USERMOD_LIB_C += $(PYTHONGOOSE_DIR)/src/shim/layout_check.c
+PYTHONGOOSE_LAYOUT_OBJ := $(BUILD)/$(patsubst $(USER_C_MODULES)/%,%,$(PYTHONGOOSE_DIR))/src/shim/layout_check.o
+$(PYTHONGOOSE_LAYOUT_OBJ): CFLAGS += -I$(PYTHONGOOSE_MONGOOSE_DIR) -I$(dir $(PYTHONGOOSE_LIB)) \
+	-DMG_ENABLE_LOG=0 -DMG_ENABLE_CUSTOM_CALLOC=1
+# A new archive may come with a new layout header.
+$(PYTHONGOOSE_LAYOUT_OBJ): $(PYTHONGOOSE_LIB)
+
 # The archive lands after the objects on the link line; relink when it changes.
 LDFLAGS_USERMOD += $(PYTHONGOOSE_LIB)
 $(BUILD)/$(PROG): $(PYTHONGOOSE_LIB)

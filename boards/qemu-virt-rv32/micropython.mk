@@ -10,3 +10,5 @@ SRC_USERMOD_LIB_ASM += $(BOARD_GLUE_DIR)/entry.S
 PYTHONGOOSE_MONGOOSE_DIR ?= $(BOARD_GLUE_DIR)/../../third_party/mongoose
 $(patsubst $(USER_C_MODULES)/%,$(BUILD)/%,$(BOARD_GLUE_DIR))/virtio_net.o: CFLAGS += -I$(PYTHONGOOSE_MONGOOSE_DIR) \
 	-I$(BOARD_GLUE_DIR) -DMG_ARCH=MG_ARCH_CUSTOM -DMG_ENABLE_LOG=0 -DMG_ENABLE_CUSTOM_CALLOC=1
+# The layout check (pythongoose's micropython.mk) sees this board's Mongoose settings too.
+$(BUILD)/pythongoose/src/shim/layout_check.o: CFLAGS += -I$(BOARD_GLUE_DIR) -DMG_ARCH=MG_ARCH_CUSTOM
