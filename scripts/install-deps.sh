@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages and Rust target the build, tests and benchmark need, only when missing.
 set -euo pipefail
-packages=(build-essential pkg-config libffi-dev libclang-dev dpkg-dev mosquitto mosquitto-clients wrk curl python3-venv)
+packages=(build-essential pkg-config libffi-dev libclang-dev dpkg-dev cmake mosquitto mosquitto-clients wrk curl python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

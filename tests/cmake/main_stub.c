@@ -1,0 +1,1 @@
+int pythongoose_cmake_check_main_stub;
