@@ -120,13 +120,16 @@ const CHECKED_STRUCTS: &[&str] = &["mg_str", "mg_iobuf", "mg_http_header", "mg_h
 fn write_layout_header(generated: &str, out_dir: &std::path::Path) {
     let mut checks = String::new();
     let mut count = 0;
-    for line in generated.lines() {
-        let line = line.trim();
-        // bindgen's form: ["Size of T"][size_of::<T>() - 16usize];
-        //                 ["Offset of field: T::f"][offset_of!(T, f) - 8usize];
-        let Some(rest) = line.strip_prefix("[\"") else { continue };
+    // rustfmt may wrap an assertion over several lines: join them first.
+    let joined = generated.split_whitespace().collect::<Vec<_>>().join(" ");
+    for item in joined.split("; ") {
+        // bindgen's form: ["Size of T"][size_of::<T>() - 16usize]
+        //                 ["Offset of field: T::f"][offset_of!(T, f) - 8usize]
+        let Some((_, rest)) = item.split_once("[\"") else { continue };
         let Some((label, tail)) = rest.split_once("\"]") else { continue };
-        let Some(number) = tail.rsplit_once(" - ").and_then(|(_, n)| n.strip_suffix("usize];")) else { continue };
+        let Some(number) = tail.rsplit_once(" - ").and_then(|(_, n)| n.trim_end_matches(';').strip_suffix("usize]")) else {
+            continue;
+        };
         let Ok(number) = number.parse::<usize>() else { continue };
         if let Some(name) = label.strip_prefix("Size of ") {
             if CHECKED_STRUCTS.contains(&name) {

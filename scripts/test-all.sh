@@ -2,7 +2,8 @@
 # Runs every test suite (the Makefile's `test` target calls this after building), keeps going
 # after a failing suite, and ends with one line: "tests: N passed, N failed".
 #   cargo test (protocol core, HTTP logic, header drift), the riscv32 portability build, the ESP32
-#   port's CMake wiring (scripts/check-cmake.sh: micropython.cmake through py/usermod.cmake), a fixed-
+#   port's CMake wiring (scripts/check-cmake.sh: micropython.cmake through py/usermod.cmake), the
+#   full crate for the ESP32-C3 target and the Mongoose layout checks (scripts/check-layout.sh), a fixed-
 #   seed libFuzzer pass over the protocol cores (scripts/fuzz.sh check), pytest against the real
 #   binary + Mosquitto, MicroPython's own test suite, the emulated RISC-V board's suite (tests/board:
 #   the firmware from `make qemu` in QEMU, driven from the host).
@@ -53,6 +54,7 @@ run_suite() { # name command...
 run_suite cargo-test cargo test --lib
 run_suite riscv32-build cargo build --lib --no-default-features --features mqtt --target riscv32imc-unknown-none-elf
 run_suite cmake-check scripts/check-cmake.sh
+run_suite layout-check scripts/check-layout.sh
 run_suite fuzz scripts/fuzz.sh check
 run_suite pytest env MICROPYTHON="$micropython" .venv/bin/python -m pytest -q -p no:cacheprovider --ignore=tests/board tests
 run_suite micropython-tests scripts/run-micropython-tests.sh third_party/micropython "$micropython"
