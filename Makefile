@@ -5,6 +5,8 @@
 #   make bench  build and print the benchmark table
 #   make qemu   build the emulated RISC-V board's firmware, build/qemu/firmware.elf
 #   make qemu-run SCRIPT=examples/main.py   boot it in QEMU and run the script (boards/qemu-virt-rv32/board.mk)
+#   make esp32 BOARD=ESP32_GENERIC_C3   ESP32 firmware in Docker; make deploy PORT=/dev/ttyUSB0 flashes it
+#                                       (boards/esp32/esp32.mk)
 ROOT := $(abspath .)
 MPY_DIR := $(ROOT)/third_party/micropython
 MONGOOSE_DIR := $(ROOT)/third_party/mongoose
@@ -70,3 +72,4 @@ clean:
 	rm -rf build target fuzz/target
 
 include boards/qemu-virt-rv32/board.mk
+include boards/esp32/esp32.mk
