@@ -86,6 +86,22 @@ check "a copy of the $target header with one number wrong" wrong "$header" "$wor
 refuse "a wrong offset (mg_connection.fn_data + 4) fails the rv32imc compile" compile_rv32 "$work/wrong-rv32"
 check "... and the error names the field" grep -q "offset of mg_connection.fn_data differs" "$work/refused.log"
 
+# mongoose.h's own MG_ARCH_ESP32 section (stand-in IDF headers, tests/esp32-stub-idf) gives the
+# layout the bindings were generated for from boards/esp32/mongoose_config.h.
+compile_esp32_arch() { # header-dir
+  "${cross}gcc" -march=rv32imc -mabi=ilp32 --specs=picolibc.specs -std=gnu99 -Werror -c \
+    -DMG_ARCH=MG_ARCH_ESP32 -DMG_ENABLE_LOG=0 -DMG_ENABLE_CUSTOM_CALLOC=1 \
+    -I"$root/tests/esp32-stub-idf" -I"$mongoose_dir" -I"$1" src/shim/layout_check.c -o "$work/layout_esp32.o"
+}
+esp32_arch_active() {
+  printf '#include "mongoose.h"\n_Static_assert(MG_ARCH == MG_ARCH_ESP32 && MG_PATH_MAX == 128, "not the ESP32 section");\n' > "$work/arch.c"
+  "${cross}gcc" -march=rv32imc -mabi=ilp32 --specs=picolibc.specs -std=gnu99 -c -DMG_ARCH=MG_ARCH_ESP32 \
+    -I"$root/tests/esp32-stub-idf" -I"$mongoose_dir" "$work/arch.c" -o "$work/arch.o"
+}
+check "mongoose.h's MG_ARCH_ESP32 section is what the stand-in headers compile" esp32_arch_active
+check "with MG_ARCH_ESP32 (rv32imc), the layout matches the $target bindings" compile_esp32_arch "$(dirname "$header")"
+refuse "with MG_ARCH_ESP32, a wrong offset fails" compile_esp32_arch "$work/wrong-rv32"
+
 host_header=$root/target/release/pythongoose_layout.h
 if [ -f "$host_header" ]; then
   check "layout_check.c compiles for the host against the unix build's header" compile_host "$(dirname "$host_header")"
