@@ -25,6 +25,7 @@ run_suite() { # name command...
   local name=$1; shift
   echo "=== $name: $*"
   local log="$logs/$name.log"
+  local started=$SECONDS
   "$@" 2>&1 | tee "$log"
   local status=${PIPESTATUS[0]}
   local passed=0 failed=0
@@ -48,7 +49,7 @@ run_suite() { # name command...
   if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
   [ "$status" -ne 0 ] && failed_suites+=("$name")
   total_passed=$((total_passed + passed)); total_failed=$((total_failed + failed))
-  echo "=== $name: $passed passed, $failed failed (exit $status)"
+  echo "=== $name: $passed passed, $failed failed (exit $status, $((SECONDS - started)) s)"
 }
 
 run_suite cargo-test cargo test --lib
