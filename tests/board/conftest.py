@@ -113,10 +113,8 @@ class BoardServer:
         self._reader.join(2)
 
 
-@pytest.fixture
-def start_on_board(tmp_path):
-    """start_on_board(script, script..., env=None) -> BoardServer, stopped at teardown (`env`: e.g.
-    MQTT_URL). Several scripts run in turn, a soft reset between them, in one boot."""
+def board_starter(directory):
+    """start(script, script..., env=None) -> BoardServer, and the list of what it started."""
     from support.runner import free_port
 
     servers = []
@@ -124,7 +122,7 @@ def start_on_board(tmp_path):
     def start(text, *more, timeout=RUN_TIMEOUT_S, env=None):
         paths = []
         for index, script in enumerate((text, *more)):
-            path = tmp_path / f"server{len(servers)}_{index}.py"
+            path = directory / f"server{len(servers)}_{index}.py"
             path.write_text(textwrap.dedent(script).lstrip("\n"))
             paths.append(str(path))
         port = free_port()
@@ -139,6 +137,23 @@ def start_on_board(tmp_path):
         servers.append(server)
         return server
 
+    return start, servers
+
+
+@pytest.fixture
+def start_on_board(tmp_path):
+    """start_on_board(script, script..., env=None) -> BoardServer, stopped at teardown (`env`: e.g.
+    MQTT_URL). Several scripts run in turn, a soft reset between them, in one boot."""
+    start, servers = board_starter(tmp_path)
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def start_on_board_for_module(tmp_path_factory):
+    """start_on_board for a board that serves every test of a module (one boot for all of them)."""
+    start, servers = board_starter(tmp_path_factory.mktemp("board"))
     yield start
     for server in servers:
         server.stop()
