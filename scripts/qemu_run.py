@@ -98,7 +98,12 @@ def qemu_argv():
         found = re.fullmatch(r"mqtt://127\.0\.0\.1:(\d+)/?", mqtt_url)
         if not found:
             sys.exit("qemu-run: MQTT_URL must be mqtt://127.0.0.1:PORT (a broker on this host's loopback)")
-        netdev += f",guestfwd=tcp:{BOARD_BROKER[0]}:{BOARD_BROKER[1]}-tcp:127.0.0.1:{found.group(1)}"
+        # One relay process per board connection (scripts/qemu_broker_relay.py): the broker sees
+        # each of the board's connections, and sees it close.
+        relay = f"{sys.executable} {os.path.join(ROOT, 'scripts', 'qemu_broker_relay.py')} {found.group(1)}"
+        if "," in relay:
+            sys.exit(f"qemu-run: a comma in the relay's command line: {relay}")
+        netdev += f",guestfwd=tcp:{BOARD_BROKER[0]}:{BOARD_BROKER[1]}-cmd:{relay}"
     return [
         "qemu-system-riscv32", "-machine", "virt", "-bios", "none", "-nographic", "-monitor", "none",
         "-semihosting", "-serial", "stdio", "-global", "virtio-mmio.force-legacy=false",

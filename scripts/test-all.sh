@@ -6,7 +6,8 @@
 #   full crate for the ESP32-C3 target and the Mongoose layout checks (scripts/check-layout.sh), a fixed-
 #   seed libFuzzer pass over the protocol cores (scripts/fuzz.sh check), pytest against the real
 #   binary + Mosquitto, MicroPython's own test suite, the emulated RISC-V board's suite (tests/board:
-#   the firmware from `make qemu` in QEMU, driven from the host).
+#   the firmware from `make qemu` in QEMU, driven from the host), and MicroPython's own test suite
+#   on that firmware (about 3 minutes).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -42,8 +43,8 @@ run_suite() { # name command...
       errors=$(count "$log" '[0-9]+ errors?'); failed=$(( ${failed:-0} + ${errors:-0} )) ;;
     cmake-check|layout-check)
       passed=$(count "$log" "$name: [0-9]+ passed"); failed=$(grep -oE "$name: [0-9]+ passed, [0-9]+ failed" "$log" | tail -1 | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0) ;;
-    micropython-tests)
-      passed=$(count "$log" 'micropython-tests: [0-9]+ passed'); failed=$(grep -oE '[0-9]+ failed$' "$log" | tail -1 | grep -oE '[0-9]+' || echo 0) ;;
+    micropython-tests|board-micropython-tests)
+      passed=$(count "$log" "$name: [0-9]+ passed"); failed=$(grep -oE '[0-9]+ failed$' "$log" | tail -1 | grep -oE '[0-9]+' || echo 0) ;;
   esac
   passed=${passed:-0}; failed=${failed:-0}
   if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
@@ -60,6 +61,7 @@ run_suite fuzz scripts/fuzz.sh check
 run_suite pytest env MICROPYTHON="$micropython" .venv/bin/python -m pytest -q -p no:cacheprovider --ignore=tests/board tests
 run_suite micropython-tests scripts/run-micropython-tests.sh third_party/micropython "$micropython"
 run_suite board env PYTHONGOOSE_REQUIRE_BOARD=1 .venv/bin/python -m pytest -q -p no:cacheprovider tests/board
+run_suite board-micropython-tests scripts/run-board-micropython-tests.sh third_party/micropython build/qemu/firmware.elf .venv/bin/python
 
 [ "${#failed_suites[@]}" -gt 0 ] && echo "failing suites: ${failed_suites[*]}"
 echo "tests: $total_passed passed, $total_failed failed"

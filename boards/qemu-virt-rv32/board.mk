@@ -26,7 +26,7 @@ QEMU_MPY_ARGS := BOARD=qemu-virt-rv32 BOARD_DIR=$(QEMU_BOARD_DIR) BUILD=$(QEMU_B
 	FROZEN_MANIFEST= USER_C_MODULES=$(QEMU_USERMODS) PYTHONGOOSE_LIB=$(QEMU_RUST_LIB) \
 	PYTHONGOOSE_MONGOOSE_DIR=$(MONGOOSE_DIR)
 
-.PHONY: qemu qemu-deps qemu-rust qemu-run test-board
+.PHONY: qemu qemu-deps qemu-rust qemu-run test-board test-board-mpy
 qemu-deps: build/.board-deps-installed
 build/.board-deps-installed: scripts/install-board-deps.sh
 	scripts/install-board-deps.sh
@@ -44,6 +44,10 @@ SCRIPT ?= examples/main.py
 qemu-run: qemu
 	scripts/qemu-run.sh $(SCRIPT)
 
-# The board's pytest suite (tests/board); not part of `make test` yet.
+# The board's pytest suite (tests/board).
 test-board: qemu venv
 	$(PY) -m pytest -q -p no:cacheprovider tests/board
+
+# MicroPython's own test suite on the board's firmware (about 3 minutes; needs pyserial, in .venv).
+test-board-mpy: qemu venv
+	scripts/run-board-micropython-tests.sh $(MPY_DIR) $(QEMU_FIRMWARE) $(PY)

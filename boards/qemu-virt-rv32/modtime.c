@@ -27,10 +27,15 @@ static mp_obj_t time_ticks_diff(mp_obj_t end_in, mp_obj_t start_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(time_ticks_diff_obj, time_ticks_diff);
 
+// A delta ticks_diff could not give back (|delta| >= half the period, or exactly -half, whose
+// negation does not fit) raises OverflowError, as MicroPython's time.ticks_add documents.
 static mp_obj_t time_ticks_add(mp_obj_t ticks_in, mp_obj_t delta_in) {
     mp_uint_t ticks = MP_OBJ_SMALL_INT_VALUE(ticks_in);
-    mp_uint_t delta = (mp_uint_t)mp_obj_get_int(delta_in);
-    return MP_OBJ_NEW_SMALL_INT((mp_int_t)((ticks + delta) & TICKS_MAX));
+    mp_int_t delta = mp_obj_get_int(delta_in);
+    if (delta <= -(mp_int_t)TICKS_HALF || delta >= (mp_int_t)TICKS_HALF) {
+        mp_raise_msg(&mp_type_OverflowError, MP_ERROR_TEXT("ticks interval overflow"));
+    }
+    return MP_OBJ_NEW_SMALL_INT((mp_int_t)((ticks + (mp_uint_t)delta) & TICKS_MAX));
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(time_ticks_add_obj, time_ticks_add);
 

@@ -173,9 +173,29 @@ pub fn teardown() -> Result<(), NetError> {
     mqtt_client::forget_all();
     stop_raised();
     if let Some(mut state) = with_event_loop(Option::take) {
+        say_goodbye(&mut state.manager);
         // SAFETY: no poll is running; mg_mgr_free closes and frees every connection without
         // calling back into the (already forgotten) listener or clients.
         unsafe { mg::mg_mgr_free(&mut *state.manager) };
     }
     Ok(())
 }
+
+/// Marks every connection draining before `mg_mgr_free`, so that its last poll tells each TCP
+/// peer the connection is over. With sockets (unix) closing the socket does that anyway; with
+/// Mongoose's own TCP/IP stack (a bare-metal board) a connection that is only freed sends
+/// nothing, and the peer (an HTTP client on keep-alive, the MQTT broker) would hold it open until
+/// its own timeout. Draining makes that poll send what is queued, then a FIN. Listeners,
+/// connections still connecting and UDP are left alone by Mongoose.
+fn say_goodbye(manager: &mut mg_mgr) {
+    let mut connection = manager.conns;
+    while !connection.is_null() {
+        // SAFETY: a connection of this manager's list, alive until mg_mgr_free frees it; no poll
+        // runs, so nothing else touches the list meanwhile.
+        unsafe {
+            (*connection).set_is_draining(1);
+            connection = (*connection).next;
+        }
+    }
+}
+

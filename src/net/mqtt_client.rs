@@ -338,13 +338,17 @@ pub fn run_due_timers(now: u64) {
 }
 
 /// Forgets every client and every undelivered event (the event loop's teardown frees their
-/// connections; the shim unroots the Python objects itself).
+/// connections; the shim unroots the Python objects itself). The lists' buffers are freed too,
+/// not kept for reuse: after a teardown (close(), a soft reset) the module holds no C heap.
 pub fn forget_all() {
-    with_clients(|clients| {
-        clients.running.clear();
-        clients.deliveries.clear();
+    let (running, deliveries) = with_clients(|clients| {
         clients.delivering = false;
+        (core::mem::take(&mut clients.running), core::mem::take(&mut clients.deliveries))
     });
+    // Dropped outside the borrow: a session's drop frees memory only, but nothing it does can
+    // then reach CLIENTS while it is borrowed.
+    drop(running);
+    drop(deliveries);
 }
 
 /// Detaches a connection from its client: its later events are ignored; what was queued is

@@ -58,6 +58,9 @@ MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_mqtt_clients);
 // reusing the immutable str saves checking and hashing the name again).
 MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_last_topic);
 #endif
+// The session object (see "Soft reset" below): made at the first `import mongoose` of a VM
+// session, finalised when the GC sweeps the whole heap at soft reset, which tears everything down.
+MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_session);
 
 #define DEFAULT_LISTEN_URL "http://0.0.0.0:8000"
 #define CONTENT_TYPE_TEXT "text/plain; charset=utf-8"
@@ -1274,22 +1277,96 @@ int32_t pg_shim_mqtt_event(uint32_t client, const PgMqttEvent *event) {
 }
 #endif // PYTHONGOOSE_MQTT
 
-// Runs at every `import mongoose`. The first import since the VM started (power-up, or a soft
-// reset on a board: Ctrl-D keeps C and Rust state but wipes the Python heap) tears down whatever
-// an earlier session left running, so nothing points into the old heap and init() starts clean.
-// sys.modules is new in every session, so a marker there tells a first import from a later one.
+// ---------------------------------------------------------------------------------------------
+// Soft reset (DESIGN rule 5)
+//
+// Ctrl-D on a board wipes the Python heap but keeps C and Rust state: Mongoose's manager, its
+// connections, Rust's server, clients and timers would outlive the session, their sockets open
+// and their roots pointing into a heap that is gone. The teardown happens at reset time: the
+// first `import mongoose` of a session makes one session object, rooted in pythongoose_session
+// (so no ordinary collection frees it) and allocated with a finaliser. A soft reset calls
+// gc_sweep_all() (ports/qemu/main.c, esp32, rp2, stm32... before mp_deinit), which runs the
+// finaliser of every object on the heap, rooted or not: session_del then closes every listener,
+// connection, timer and MQTT client and frees Mongoose's and Rust's state (pg_close), and clears
+// the roots.
+
+typedef struct {
+    mp_obj_base_t base;
+} session_obj_t;
+
+// Clears every root of the module without looking at what they point to (after a soft reset
+// they may point into a heap that was wiped). Never raises or allocates.
+static void forget_all_roots(void) {
+    MP_STATE_VM(pythongoose_handlers) = MP_OBJ_NULL;
+    MP_STATE_VM(pythongoose_auth_callback) = MP_OBJ_NULL;
+    MP_STATE_VM(pythongoose_pending_exception) = MP_OBJ_NULL;
+    forget_reply_objects();
+    #if PYTHONGOOSE_MQTT
+    MP_STATE_VM(pythongoose_mqtt_clients) = MP_OBJ_NULL;
+    MP_STATE_VM(pythongoose_last_topic) = MP_OBJ_NULL;
+    #endif
+}
+
+// Tears down what a session left and forgets its roots. Returns false (and changes nothing in
+// the shim) when Rust refused, which only happens inside a running poll(). Only C and Rust run:
+// pg_close calls no pg_shim_* function (the server and clients are forgotten before Mongoose
+// closes their connections), raises nothing and allocates nothing on the GC heap.
+static bool teardown_session(void) {
+    if (pg_close() != PG_STATUS_OK) {
+        return false;
+    }
+    pg_heap_set_limit(0); // a memory(limit=...) setting belongs to the session that made it
+    forget_all_roots();
+    MP_STATE_VM(pythongoose_session) = MP_OBJ_NULL;
+    return true;
+}
+
+// The finaliser. It runs inside the GC sweep: the heap is locked (an allocation would raise
+// MemoryError) and no Python may run, so it calls teardown_session only, which can neither
+// raise nor allocate. A session object that is not the rooted one (only possible if the
+// marker in sys.modules was removed and a second one made) does nothing.
+static mp_obj_t session_del(mp_obj_t self_in) {
+    if (MP_STATE_VM(pythongoose_session) == self_in) {
+        teardown_session();
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(session_del_obj, session_del);
+
+static const mp_rom_map_elem_t session_locals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&session_del_obj) },
+};
+static MP_DEFINE_CONST_DICT(session_locals, session_locals_table);
+
+static MP_DEFINE_CONST_OBJ_TYPE(
+    pythongoose_type_session,
+    MP_QSTR__Session,
+    MP_TYPE_FLAG_NONE,
+    locals_dict, &session_locals
+    );
+
+// Runs at every `import mongoose`; acts at the first one of a VM session (sys.modules is new in
+// every session, so a marker there tells a first import from a later one).
+//
+// A second line of defence first: a session object still rooted at this point means the last
+// session's finaliser never ran. That happens on ports whose soft reset does not sweep the heap
+// (MicroPython 1.25: nrf, cc3200, minimal, bare-arm...; unix sweeps only in coverage builds,
+// but a unix process never soft-resets), in builds without MICROPY_ENABLE_FINALISER, or if
+// pg_close refused there. Its roots point into the old heap: they are cleared, not followed.
+// Then the new session's object is made (this may raise MemoryError: no Rust frame is on the
+// stack, and the marker is only set once the object is rooted).
 static mp_obj_t mongoose_module_init(void) {
     mp_map_t *loaded_modules = &MP_STATE_VM(mp_loaded_modules_dict).map;
     mp_obj_t marker = MP_OBJ_NEW_QSTR(MP_QSTR__pythongoose_session);
     if (mp_map_lookup(loaded_modules, marker, MP_MAP_LOOKUP) == NULL) {
-        MP_STATE_VM(pythongoose_handlers) = MP_OBJ_NULL;
-        MP_STATE_VM(pythongoose_auth_callback) = MP_OBJ_NULL;
-        MP_STATE_VM(pythongoose_pending_exception) = MP_OBJ_NULL;
-        #if PYTHONGOOSE_MQTT
-        MP_STATE_VM(pythongoose_mqtt_clients) = MP_OBJ_NULL;
-        MP_STATE_VM(pythongoose_last_topic) = MP_OBJ_NULL;
-        #endif
-        pg_close();
+        if (MP_STATE_VM(pythongoose_session) != MP_OBJ_NULL) {
+            MP_STATE_VM(pythongoose_session) = MP_OBJ_NULL;
+            forget_all_roots();
+            pg_close();
+            pg_heap_set_limit(0);
+        }
+        session_obj_t *session = mp_obj_malloc_with_finaliser(session_obj_t, &pythongoose_type_session);
+        MP_STATE_VM(pythongoose_session) = MP_OBJ_FROM_PTR(session);
         mp_map_lookup(loaded_modules, marker, MP_MAP_LOOKUP_ADD_IF_NOT_FOUND)->value = mp_const_true;
     }
     return mp_const_none;

@@ -90,11 +90,12 @@ class BoardServer:
 
     def wait_for(self, text, timeout=30):
         """Waits until the board printed `text` (QEMU accepts on the host port before the board
-        listens, so tests wait for a line, not for a connection)."""
+        listens, so tests wait for a line, not for a connection); returns the output so far."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            if text in self.output():
-                return
+            output = self.output()
+            if text in output:
+                return output
             if self.proc.poll() is not None:
                 self._reader.join(2)
                 break
@@ -112,19 +113,21 @@ class BoardServer:
         self._reader.join(2)
 
 
-@pytest.fixture
-def start_on_board(tmp_path):
-    """start_on_board(script, env=None) -> BoardServer, stopped at teardown (`env`: e.g. MQTT_URL)."""
+def board_starter(directory):
+    """start(script, script..., env=None) -> BoardServer, and the list of what it started."""
     from support.runner import free_port
 
     servers = []
 
-    def start(text, timeout=RUN_TIMEOUT_S, env=None):
-        path = tmp_path / "server.py"
-        path.write_text(textwrap.dedent(text).lstrip("\n"))
+    def start(text, *more, timeout=RUN_TIMEOUT_S, env=None):
+        paths = []
+        for index, script in enumerate((text, *more)):
+            path = directory / f"server{len(servers)}_{index}.py"
+            path.write_text(textwrap.dedent(script).lstrip("\n"))
+            paths.append(str(path))
         port = free_port()
         proc = subprocess.Popen(
-            [str(QEMU_RUN), str(path)],
+            [str(QEMU_RUN), *paths],
             env=board_env(timeout, {"HTTP_PORT": str(port), **(env or {})}),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -134,6 +137,23 @@ def start_on_board(tmp_path):
         servers.append(server)
         return server
 
+    return start, servers
+
+
+@pytest.fixture
+def start_on_board(tmp_path):
+    """start_on_board(script, script..., env=None) -> BoardServer, stopped at teardown (`env`: e.g.
+    MQTT_URL). Several scripts run in turn, a soft reset between them, in one boot."""
+    start, servers = board_starter(tmp_path)
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def start_on_board_for_module(tmp_path_factory):
+    """start_on_board for a board that serves every test of a module (one boot for all of them)."""
+    start, servers = board_starter(tmp_path_factory.mktemp("board"))
     yield start
     for server in servers:
         server.stop()
