@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test suite (the Makefile's `test` target calls this after building), keeps going
 # after a failing suite, and ends with one line: "tests: N passed, N failed".
-#   cargo test (protocol core, HTTP logic, header drift), the riscv32 portability build, the ESP32
+#   cargo test (protocol core, HTTP logic, header drift), the riscv32 portability build, cargo
+#   clippy over every feature set and target with warnings denied (scripts/clippy.sh), the ESP32
 #   port's CMake wiring (scripts/check-cmake.sh: micropython.cmake through py/usermod.cmake), the
 #   full crate for the ESP32-C3 target and the Mongoose layout checks (scripts/check-layout.sh), a fixed-
 #   seed libFuzzer pass over the protocol cores (scripts/fuzz.sh check), pytest against the real
@@ -33,7 +34,7 @@ run_suite() { # name command...
     cargo-test)
       passed=$(grep -oE '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')
       failed=$(grep -oE '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}') ;;
-    riscv32-build)
+    riscv32-build|clippy)
       if [ "$status" -eq 0 ]; then passed=1; else failed=1; fi ;;
     fuzz)
       passed=$(count "$log" 'fuzz: [0-9]+ passed'); failed=$(grep -oE 'fuzz: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0) ;;
@@ -54,6 +55,7 @@ run_suite() { # name command...
 
 run_suite cargo-test cargo test --lib
 run_suite riscv32-build cargo build --lib --no-default-features --features mqtt --target riscv32imc-unknown-none-elf
+run_suite clippy scripts/clippy.sh
 run_suite cmake-check scripts/check-cmake.sh
 run_suite layout-check scripts/check-layout.sh
 run_suite fuzz scripts/fuzz.sh check
