@@ -7,7 +7,7 @@
 #   make qemu-run SCRIPT=examples/main.py   boot it in QEMU and run the script (boards/qemu-virt-rv32/board.mk)
 #   make esp32 BOARD=ESP32_GENERIC_C3   ESP32 firmware in Docker; make deploy PORT=/dev/ttyUSB0 flashes it
 #                                       (boards/esp32/esp32.mk)
-#   make asan   build build/unix-asan/micropython with AddressSanitizer + UBSan
+#   make asan   build build/unix-asan/micropython with AddressSanitizer + UBSan (make test runs pytest on it)
 ROOT := $(abspath .)
 MPY_DIR := $(ROOT)/third_party/micropython
 MONGOOSE_DIR := $(ROOT)/third_party/mongoose
@@ -82,8 +82,8 @@ header:
 	PYTHONGOOSE_BLESS=1 cargo test --lib header_drift
 
 # Every suite, then one closing line "tests: N passed, N failed" (scripts/test-all.sh).
-test: build qemu venv
-	MICROPYTHON=$(MICROPYTHON) scripts/test-all.sh
+test: build qemu asan venv
+	MICROPYTHON=$(MICROPYTHON) ASAN_MICROPYTHON=$(ASAN_MICROPYTHON) scripts/test-all.sh
 
 test-python: build venv
 	MICROPYTHON=$(MICROPYTHON) $(PY) -m pytest -q --ignore=tests/board tests

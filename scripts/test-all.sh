@@ -6,12 +6,14 @@
 #   port's CMake wiring (scripts/check-cmake.sh: micropython.cmake through py/usermod.cmake), the
 #   full crate for the ESP32-C3 target and the Mongoose layout checks (scripts/check-layout.sh), a fixed-
 #   seed libFuzzer pass over the protocol cores (scripts/fuzz.sh check), pytest against the real
-#   binary + Mosquitto, MicroPython's own test suite, the emulated RISC-V board's suite (tests/board:
-#   the firmware from `make qemu` in QEMU, driven from the host).
+#   binary + Mosquitto, the same pytest suite against the ASan + UBSan build with any sanitizer
+#   report failing it (scripts/pytest-asan.sh), MicroPython's own test suite, the emulated RISC-V
+#   board's suite (tests/board: the firmware from `make qemu` in QEMU, driven from the host).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 micropython=${MICROPYTHON:-build/unix/micropython}
+asan_micropython=${ASAN_MICROPYTHON:-build/unix-asan/micropython}
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 total_passed=0
@@ -38,9 +40,11 @@ run_suite() { # name command...
       if [ "$status" -eq 0 ]; then passed=1; else failed=1; fi ;;
     fuzz)
       passed=$(count "$log" 'fuzz: [0-9]+ passed'); failed=$(grep -oE 'fuzz: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1 | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0) ;;
-    pytest|board)
+    pytest|pytest-asan|board)
       passed=$(count "$log" '[0-9]+ passed'); failed=$(count "$log" '[0-9]+ failed')
-      errors=$(count "$log" '[0-9]+ errors?'); failed=$(( ${failed:-0} + ${errors:-0} )) ;;
+      errors=$(count "$log" '[0-9]+ errors?'); failed=$(( ${failed:-0} + ${errors:-0} ))
+      # each sanitizer report is one more failure
+      reports=$(count "$log" 'pytest-asan: [0-9]+ sanitizer reports'); failed=$(( failed + ${reports:-0} )) ;;
     cmake-check|layout-check)
       passed=$(count "$log" "$name: [0-9]+ passed"); failed=$(grep -oE "$name: [0-9]+ passed, [0-9]+ failed" "$log" | tail -1 | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0) ;;
     micropython-tests)
@@ -60,6 +64,7 @@ run_suite cmake-check scripts/check-cmake.sh
 run_suite layout-check scripts/check-layout.sh
 run_suite fuzz scripts/fuzz.sh check
 run_suite pytest env MICROPYTHON="$micropython" .venv/bin/python -m pytest -q -p no:cacheprovider --ignore=tests/board tests
+run_suite pytest-asan scripts/pytest-asan.sh "$asan_micropython"
 run_suite micropython-tests scripts/run-micropython-tests.sh third_party/micropython "$micropython"
 run_suite board env PYTHONGOOSE_REQUIRE_BOARD=1 .venv/bin/python -m pytest -q -p no:cacheprovider tests/board
 
