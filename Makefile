@@ -21,7 +21,7 @@ JOBS ?= 2
 MPY_MAKE_ARGS := VARIANT_DIR=$(ROOT)/mpy/unix-variant BUILD=$(UNIX_BUILD) USER_C_MODULES=$(USERMODS) \
 	PYTHONGOOSE_LIB=$(RUST_LIB)
 
-.PHONY: all build run test bench fuzz header deps sources rust micropython venv clean test-python asan
+.PHONY: all build run test bench fuzz header deps sources rust micropython venv clean test-python asan clippy-board
 all: build
 
 deps: build/.deps-installed
@@ -101,3 +101,8 @@ clean:
 
 include boards/qemu-virt-rv32/board.mk
 include boards/esp32/esp32.mk
+
+# clippy for the emulated board's target (the crate's target_os = "none" code), with the board's
+# cross toolchain settings from board.mk; scripts/clippy.sh runs it after the other feature sets.
+clippy-board: sources qemu-deps
+	$(QEMU_CARGO_ENV) cargo clippy --quiet --lib --target $(QEMU_RUST_TARGET) -- -D warnings

@@ -5,7 +5,9 @@
 #   --no-default-features --features mongoose   the HTTP-only module, all targets
 #   --no-default-features --features mqtt       the portable core, all targets on the host
 #   the same portable core for riscv32imc-unknown-none-elf (the ESP32-C3 class target), lib only
-# Runs all four even when one fails; ends with "clippy: N passed, N failed".
+#   the emulated board's target (riscv32imac-unknown-none-elf, default features, its cross
+#   toolchain): `make clippy-board`, since the toolchain settings live in its make fragment
+# Runs all five even when one fails; ends with "clippy: N passed, N failed".
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -27,5 +29,12 @@ for config in "${configs[@]}"; do
     failed=$((failed + 1))
   fi
 done
+echo "=== make clippy-board (the emulated board's target)"
+if make -s --no-print-directory clippy-board; then
+  passed=$((passed + 1))
+else
+  echo "=== make clippy-board: FAILED"
+  failed=$((failed + 1))
+fi
 echo "clippy: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
