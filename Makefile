@@ -7,6 +7,7 @@
 #   make qemu-run SCRIPT=examples/main.py   boot it in QEMU and run the script (boards/qemu-virt-rv32/board.mk)
 #   make esp32 BOARD=ESP32_GENERIC_C3   ESP32 firmware in Docker; make deploy PORT=/dev/ttyUSB0 flashes it
 #                                       (boards/esp32/esp32.mk)
+#   make asan   build build/unix-asan/micropython with AddressSanitizer + UBSan (make test runs pytest on it)
 ROOT := $(abspath .)
 MPY_DIR := $(ROOT)/third_party/micropython
 MONGOOSE_DIR := $(ROOT)/third_party/mongoose
@@ -20,7 +21,7 @@ JOBS ?= 2
 MPY_MAKE_ARGS := VARIANT_DIR=$(ROOT)/mpy/unix-variant BUILD=$(UNIX_BUILD) USER_C_MODULES=$(USERMODS) \
 	PYTHONGOOSE_LIB=$(RUST_LIB)
 
-.PHONY: all build run test bench fuzz header deps sources rust micropython venv clean test-python
+.PHONY: all build run test bench fuzz header deps sources rust micropython venv clean test-python asan clippy-board
 all: build
 
 deps: build/.deps-installed
@@ -41,6 +42,33 @@ micropython: rust
 
 build: micropython
 
+# The sanitizer build: MicroPython, the shim and Mongoose's C compiled with ASan + UBSan, into its own
+# build directory and with its own Rust library (cc, which build.rs uses for Mongoose, honours CFLAGS;
+# the Rust code itself is not instrumented, but it allocates through malloc/free, so ASan tracks its
+# blocks too). The variant mpy/unix-asan is mpy/unix-variant plus the sanitizers' default runtime
+# options (mpy/unix-asan/sanitizer_options.c, which says which and why) and UBSan suppressions.
+#   --param asan-use-after-return=0  no "fake stack" frames: MicroPython's GC finds its roots by
+#       scanning the C stack conservatively, and locals moved to heap-allocated fake frames would be
+#       invisible to it (objects freed while still in use). Compiled out rather than left to the
+#       runtime flag detect_stack_use_after_return, so no environment can turn it back on.
+#   -fno-omit-frame-pointer -g       whole, symbolized stacks in reports; STRIP= keeps the symbols.
+#   -static-libubsan                 with GCC's shared libubsan beside libasan, UBSan ignores
+#                                    log_path and always writes to stderr; linked in, it honours it.
+ASAN_BUILD := $(ROOT)/build/unix-asan
+ASAN_MICROPYTHON := $(ASAN_BUILD)/micropython
+ASAN_TARGET_DIR := $(ROOT)/target/asan
+ASAN_RUST_LIB := $(ASAN_TARGET_DIR)/release/libpythongoose.a
+SANITIZE := -fsanitize=address,undefined
+SANITIZE_CFLAGS := $(SANITIZE) --param asan-use-after-return=0 -fno-omit-frame-pointer -g
+
+asan: sources
+	CARGO_TARGET_DIR=$(ASAN_TARGET_DIR) CFLAGS="$(SANITIZE_CFLAGS)" cargo build --release --lib
+	@mkdir -p $(USERMODS) && ln -sfn $(ROOT) $(USERMODS)/pythongoose
+	@test -x $(MPY_DIR)/mpy-cross/build/mpy-cross || $(MAKE) -C $(MPY_DIR)/mpy-cross -j$(JOBS) >/dev/null
+	$(MAKE) -C $(MPY_DIR)/ports/unix -j$(JOBS) VARIANT_DIR=$(ROOT)/mpy/unix-asan BUILD=$(ASAN_BUILD) \
+		USER_C_MODULES=$(USERMODS) PYTHONGOOSE_LIB=$(ASAN_RUST_LIB) STRIP= \
+		CFLAGS_EXTRA="$(SANITIZE_CFLAGS)" LDFLAGS_EXTRA="$(SANITIZE) -static-libubsan"
+
 run: build
 	scripts/run-example.sh $(MICROPYTHON) examples/main.py
 
@@ -54,8 +82,8 @@ header:
 	PYTHONGOOSE_BLESS=1 cargo test --lib header_drift
 
 # Every suite, then one closing line "tests: N passed, N failed" (scripts/test-all.sh).
-test: build qemu venv
-	MICROPYTHON=$(MICROPYTHON) scripts/test-all.sh
+test: build qemu asan venv
+	MICROPYTHON=$(MICROPYTHON) ASAN_MICROPYTHON=$(ASAN_MICROPYTHON) scripts/test-all.sh
 
 test-python: build venv
 	MICROPYTHON=$(MICROPYTHON) $(PY) -m pytest -q --ignore=tests/board tests
@@ -73,3 +101,8 @@ clean:
 
 include boards/qemu-virt-rv32/board.mk
 include boards/esp32/esp32.mk
+
+# clippy for the emulated board's target (the crate's target_os = "none" code), with the board's
+# cross toolchain settings from board.mk; scripts/clippy.sh runs it after the other feature sets.
+clippy-board: sources qemu-deps
+	$(QEMU_CARGO_ENV) cargo clippy --quiet --lib --target $(QEMU_RUST_TARGET) -- -D warnings

@@ -78,7 +78,9 @@ pub fn interrupt_pending() -> bool {
 #[cfg(test)]
 mod stand_ins {
     use super::PgCallOutcome;
-    use crate::abi::types::{PgMqttEvent, PgReply, PgRequest};
+    #[cfg(feature = "mqtt")]
+    use crate::abi::types::PgMqttEvent;
+    use crate::abi::types::{PgReply, PgRequest};
 
     #[no_mangle]
     extern "C" fn pg_shim_call_handler(_slot: u32, _convention: u8, _request: *const PgRequest, _reply: *mut PgReply) -> i32 {

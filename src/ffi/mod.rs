@@ -250,7 +250,11 @@ pub extern "C" fn pg_last_error_message() -> *const c_char {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(feature = "mqtt")]
     use crate::abi::types::PgMqttFilter;
+
+    /// An entry point called with arguments it must refuse, named for the failure message.
+    type RefusedCall = (&'static str, fn() -> PgStatus);
 
     fn last_message() -> &'static str {
         // SAFETY: the buffer is NUL-terminated and lives for the whole process.
@@ -259,16 +263,18 @@ mod tests {
 
     #[test]
     fn every_invalid_argument_sets_its_own_message_never_a_stale_one() {
-        let calls: [(&str, fn() -> PgStatus); 4] = [
+        let calls: &[RefusedCall] = &[
             // SAFETY (each): null pointers are what the functions must refuse, not dereference.
             ("start", || unsafe { pg_server_start(core::ptr::null()) }),
             ("route", || unsafe { pg_server_add_route(b"/x".as_ptr(), 2, 0, false, 0, 1, core::ptr::null_mut()) }),
+            #[cfg(feature = "mqtt")]
             ("publish", || unsafe { mqtt::pg_mqtt_publish(1, PgBytes::EMPTY, PgBytes::EMPTY, 0, false, core::ptr::null_mut()) }),
+            #[cfg(feature = "mqtt")]
             ("subscribe", || unsafe {
                 mqtt::pg_mqtt_subscribe(1, core::ptr::null::<PgMqttFilter>(), 0, core::ptr::null_mut())
             }),
         ];
-        for (name, call) in calls {
+        for &(name, call) in calls {
             last_error::set(PgStatus::InvalidArgument, "stale message of an earlier call");
             assert_eq!(call(), PgStatus::InvalidArgument, "{name}");
             assert_ne!(last_message(), "stale message of an earlier call", "{name}");

@@ -340,8 +340,11 @@ static void set_reply_body(mp_obj_t body, PgReply *reply) {
         reply->content_type = bytes_of_cstr(CONTENT_TYPE_BINARY);
         return;
     }
+    // Kept shorter than the longest message in the build: MicroPython 1.25 formats a compressed
+    // message in a stack buffer one byte too short for a message of the maximum length
+    // (py/objexcept.c), which this one was (ASan: stack-buffer-overflow in mp_decompress_rom_string).
     mp_raise_msg_varg(&mp_type_TypeError,
-        MP_ERROR_TEXT("handler returned %s; expected str, bytes, dict, list, None or (status, body[, headers])"),
+        MP_ERROR_TEXT("handler returned %s; expected str, bytes, dict, list, None or a tuple"),
         mp_obj_get_type_str(body));
 }
 

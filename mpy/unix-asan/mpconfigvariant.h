@@ -1,0 +1,3 @@
+// The sanitizer build (`make asan`, build/unix-asan/micropython): the same MicroPython as
+// mpy/unix-variant; only the compiler flags (Makefile) and sanitizer_options.c differ.
+#include "../unix-variant/mpconfigvariant.h"
