@@ -3,17 +3,7 @@
 #   the RISC-V cross compiler and C library (Debian's picolibc; Debian 12 has no RISC-V newlib),
 #   QEMU for the `virt` machine, and the Rust target of the board (rv32imac).
 set -euo pipefail
-packages=(gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "install-board-deps: installing ${missing[*]}"
-  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+"$(dirname "$0")/apt-install-missing.sh" install-board-deps gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc
 if command -v rustup >/dev/null 2>&1; then
   rustup target list --installed | grep -qx riscv32imac-unknown-none-elf || rustup target add riscv32imac-unknown-none-elf
 else
