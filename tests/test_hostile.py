@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from support.fake_broker import connack, publish_packet, read_mqtt_packet, serve_until_stopped
+from support.fake_broker import connack, publish_packet, read_mqtt_packet, sends_after_connack, serve_until_stopped
 from support.http_client import read_responses
 from support.mqtt import CALLBACKS, parsed
 from support.runner import free_port
@@ -259,16 +259,7 @@ print("DONE")
 
 
 def test_a_client_made_inside_another_client_s_callback_never_gets_its_events(fake_broker, mqtt_script):
-    def handler(sock, index, stop):
-        if read_mqtt_packet(sock) is None:
-            return
-        sock.sendall(connack())
-        if index == 0:
-            time.sleep(0.2)
-            sock.sendall(b"".join(publish_packet("a/t", b"a%d" % i) for i in range(5)))
-        serve_until_stopped(sock, stop)
-
-    fake = fake_broker(handler)
+    fake = fake_broker(sends_after_connack(b"".join(publish_packet("a/t", b"a%d" % i) for i in range(5))))
     script = mqtt_script(SWAP_CLIENTS, fake.url)
     output = script.wait_done(15)
     assert "B_MSG" not in output, output

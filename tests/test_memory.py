@@ -5,11 +5,10 @@ not fit fails (503/500, a closed socket, an MQTT reconnect); the process and the
 import os
 import socket
 import threading
-import time
 
 import pytest
 
-from support.fake_broker import connack, publish_packet, read_mqtt_packet, serve_until_stopped
+from support.fake_broker import publish_packet, sends_after_connack
 from support.http_client import parse_responses
 from support.mqtt import CALLBACKS, parsed
 
@@ -167,18 +166,11 @@ def test_a_burst_over_the_c_heap_budget_fails_some_connections_and_never_the_pro
 
 
 def test_a_message_larger_than_the_budget_drops_the_link_and_the_client_reconnects(fake_broker, mqtt_script):
-    def handler(sock, index, stop):
-        if read_mqtt_packet(sock) is None:
-            return
-        sock.sendall(connack())
-        if index == 0:
-            time.sleep(0.2)
-            sock.sendall(publish_packet("big/t", b"x" * 400000, 1, 7))
-        else:
-            sock.sendall(publish_packet("small/t", b"fits", 1, 8))
-        serve_until_stopped(sock, stop, lambda first, body: first >> 4 == 4)
-
-    fake = fake_broker(handler)
+    fake = fake_broker(sends_after_connack(
+        publish_packet("big/t", b"x" * 400000, 1, 7),
+        later=publish_packet("small/t", b"fits", 1, 8),
+        on_packet=lambda first, body: first >> 4 == 4,  # PUBACKs: nothing to answer
+    ))
     script = mqtt_script(CALLBACKS + """
 mongoose.memory(limit=mongoose.memory()["used"] + 150000)
 client.connect(MQTT_URL, max_packet_size=1000000, reconnect_min_ms=100, reconnect_max_ms=200)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from support.fake_broker import connack, publish_packet, read_mqtt_packet, serve_until_stopped
+from support.fake_broker import connack, publish_packet, read_mqtt_packet, sends_after_connack, serve_until_stopped
 from support.mqtt import CALLBACKS, FAST_RECONNECT, parsed, wait_parsed
 
 
@@ -367,16 +367,7 @@ GARBAGE_AFTER_CONNACK = {
 def test_garbage_after_connack_is_a_protocol_error_and_the_client_reconnects(name, fake_broker, mqtt_script):
     garbage, expected = GARBAGE_AFTER_CONNACK[name]
 
-    def handler(sock, index, stop):
-        if read_mqtt_packet(sock) is None:
-            return
-        sock.sendall(connack())
-        if index == 0:
-            time.sleep(0.2)
-            sock.sendall(garbage)
-        serve_until_stopped(sock, stop)
-
-    fake = fake_broker(handler)
+    fake = fake_broker(sends_after_connack(garbage))
     script = mqtt_script(CALLBACKS + """
 client.connect(MQTT_URL, reconnect_min_ms=50, reconnect_max_ms=100, max_packet_size=4096)
 run(2000)

@@ -83,6 +83,24 @@ def serve_until_stopped(sock, stop, on_packet=None):
             return
 
 
+def sends_after_connack(first, later=b"", on_packet=None):
+    """A fake-broker handler: accepts the CONNECT, then on the first connection sends `first` 0.2 s
+    after CONNACK, on later ones `later` at once, and serves until the test ends."""
+
+    def handler(sock, index, stop):
+        if read_mqtt_packet(sock) is None:
+            return
+        sock.sendall(connack())
+        if index == 0:
+            time.sleep(0.2)
+            sock.sendall(first)
+        elif later:
+            sock.sendall(later)
+        serve_until_stopped(sock, stop, on_packet)
+
+    return handler
+
+
 class FakeBroker:
     """Accepts connections on a free loopback port; connection number i (from 0) is handed to
     handler(sock, i) in its own thread. Records how many connections arrived."""
