@@ -71,7 +71,13 @@ class MqttScript:
         (self.server.script_path.parent / name).write_text("go")
 
     def lines(self, prefix=None):
-        lines = self.server.output().splitlines()
+        """The script's complete output lines (starting with `prefix`, which is cut off). While
+        the script runs, a line it has not finished printing is left out: MicroPython's print()
+        writes its arguments one by one, so "MSG " can be read before the value that follows."""
+        text = self.server.output()
+        if self.server.alive():
+            text = text[:text.rfind("\n") + 1]
+        lines = text.splitlines()
         if prefix is None:
             return lines
         return [line[len(prefix):].strip() for line in lines if line.startswith(prefix)]
