@@ -93,8 +93,9 @@ FUZZ_SECONDS ?= 300
 fuzz:
 	scripts/fuzz.sh run $(FUZZ_SECONDS)
 
-bench: build venv
+bench: build venv qemu
 	MICROPYTHON=$(MICROPYTHON) $(PY) bench/run.py
+	$(PY) bench/board.py
 
 clean:
 	rm -rf build target fuzz/target

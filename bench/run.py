@@ -67,7 +67,8 @@ def cpu_ticks(pid):
 def build_c_server():
     out = os.path.join(BENCH_BUILD, "c_server")
     sources = [os.path.join(ROOT, "bench", "c_server.c"), os.path.join(MONGOOSE_DIR, "mongoose.c")]
-    if not os.path.exists(out) or any(os.path.getmtime(s) > os.path.getmtime(out) for s in sources):
+    inputs = sources + [os.path.join(ROOT, "bench", "c_endpoint.h")]
+    if not os.path.exists(out) or any(os.path.getmtime(s) > os.path.getmtime(out) for s in inputs):
         os.makedirs(BENCH_BUILD, exist_ok=True)
         # Same optimisation level and settings as the module's Mongoose (cc crate, opt-level "s").
         subprocess.check_call(["cc", "-Os", "-std=gnu99", "-DMG_ENABLE_LOG=0",
@@ -259,9 +260,10 @@ def text_size(binary):
     return int(out.split()[0])
 
 
-def module_parts_from_map(map_file):
-    """Bytes of kept code+rodata input sections in the linked binary, by origin (from the map)."""
-    parts = {"rust": 0, "mongoose": 0, "shim": 0}
+def kept_code_by_part(map_file, part_of):
+    """Bytes of kept code+rodata input sections in a linked binary, summed by part_of(input object
+    path) (a part name, or None for what is not counted), read from the linker's map."""
+    parts = {}
     in_map = False
     pending = None
     with open(map_file, errors="replace") as f:
@@ -271,21 +273,30 @@ def module_parts_from_map(map_file):
                 continue
             if not in_map:
                 continue
-            m = re.match(r"^ (\.(?:text|rodata)[^\s]*)\s*$", line)
+            m = re.match(r"^ (\.(?:s?rodata|text)[^\s]*)\s*$", line)
             if m:
                 pending = m.group(1)
                 continue
-            m = re.match(r"^ (\.(?:text|rodata)[^\s]*)?\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)", line)
+            m = re.match(r"^ (\.(?:s?rodata|text)[^\s]*)?\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)", line)
             if m and (m.group(1) or pending):
                 pending = None
-                size, origin = int(m.group(2), 16), m.group(3)
-                if "libpythongoose.a(" in origin:
-                    parts["mongoose" if "mongoose.o)" in origin else "rust"] += size
-                elif origin.endswith("modmongoose.o"):
-                    parts["shim"] += size
+                part = part_of(m.group(3))
+                if part is not None:
+                    parts[part] = parts.get(part, 0) + int(m.group(2), 16)
             else:
                 pending = None
     return parts
+
+
+def module_part(path):
+    if "libpythongoose.a(" in path:
+        return "mongoose" if path.endswith("mongoose.o)") else "rust"
+    return "shim" if path.endswith("modmongoose.o") else None
+
+
+def module_parts_from_map(map_file):
+    """The module's kept code+rodata in the unix binary: Rust, Mongoose, C shim."""
+    return dict({"rust": 0, "mongoose": 0, "shim": 0}, **kept_code_by_part(map_file, module_part))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #   MQTT_URL       mqtt://127.0.0.1:PORT, a broker on this host: the board reaches it at 10.0.2.100:1883
 #                  and each script sees the board-side URL in the global MQTT_URL
 #   QEMU_TIMEOUT   seconds before the run is stopped (default 0: none)
+#   QEMU_ICOUNT    1: QEMU counts instructions (-icount shift=0) and board.instructions() is exact
 # Networking is QEMU user mode with restrict=on: the board reaches nothing but the forwards above.
 # Ctrl-C (SIGINT) is passed to the board once (KeyboardInterrupt in the running script); a second
 # one stops the run.

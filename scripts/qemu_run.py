@@ -104,8 +104,11 @@ def qemu_argv():
         if "," in relay:
             sys.exit(f"qemu-run: a comma in the relay's command line: {relay}")
         netdev += f",guestfwd=tcp:{BOARD_BROKER[0]}:{BOARD_BROKER[1]}-cmd:{relay}"
+    # QEMU_ICOUNT=1: one instruction per nanosecond of the board's clock, so that the
+    # instruction counter (board.instructions(), make bench) counts instructions exactly.
+    icount = ["-icount", "shift=0"] if os.environ.get("QEMU_ICOUNT") == "1" else []
     return [
-        "qemu-system-riscv32", "-machine", "virt", "-bios", "none", "-nographic", "-monitor", "none",
+        "qemu-system-riscv32", "-machine", "virt", "-bios", "none", "-nographic", "-monitor", "none", *icount,
         "-semihosting", "-serial", "stdio", "-global", "virtio-mmio.force-legacy=false",
         "-netdev", netdev, "-device", "virtio-net-device,netdev=n0",
         "-kernel", firmware,

@@ -34,6 +34,22 @@
 
 static uint32_t net_irq;
 static bool wake_sources_ready;
+// What minstret advanced by while the hart slept in wfi (see pg_board_busy_instructions).
+static uint64_t instret_while_waiting;
+
+static uint64_t read_instret(void) {
+    uint32_t high, low, again;
+    do {
+        __asm volatile (".option push\n.option arch, +zicsr\ncsrr %0, minstreth\n.option pop" : "=r" (high));
+        __asm volatile (".option push\n.option arch, +zicsr\ncsrr %0, minstret\n.option pop" : "=r" (low));
+        __asm volatile (".option push\n.option arch, +zicsr\ncsrr %0, minstreth\n.option pop" : "=r" (again));
+    } while (high != again);
+    return ((uint64_t)high << 32) | low;
+}
+
+uint64_t pg_board_busy_instructions(void) {
+    return read_instret() - instret_while_waiting;
+}
 
 uint64_t pg_board_micros(void) {
     uint32_t high, low;
@@ -122,7 +138,9 @@ void pg_board_wait_ms(uint32_t ms) {
         if (pg_board_micros() * MTIME_PER_US >= deadline) {
             break;
         }
+        uint64_t before_wait = read_instret();
         __asm volatile ("wfi" ::: "memory");
+        instret_while_waiting += read_instret() - before_wait;
         acknowledge_interrupts();
     }
     __asm volatile (".option push\n.option arch, +zicsr\ncsrc mie, %0\n.option pop"

@@ -13,6 +13,12 @@ uint64_t pg_board_micros(void);
 // card raised its interrupt. Returns at once for 0.
 void pg_board_wait_ms(uint32_t ms);
 
+// Instructions the hart has executed since power-on, time asleep in wfi left out. Exact only when
+// QEMU counts instructions (`-icount shift=0`, QEMU_ICOUNT=1 for qemu-run.sh): minstret then
+// follows QEMU's virtual clock, which also jumps over waits (those jumps are subtracted here).
+// Without -icount minstret follows the host's clock and the figure means nothing.
+uint64_t pg_board_busy_instructions(void);
+
 // The network card's interrupt line on the PLIC, woken on by pg_board_wait_ms (0: none).
 void pg_board_set_net_irq(uint32_t irq);
 
