@@ -56,7 +56,8 @@ extern "C" {
     pub fn pg_shim_mqtt_event(client: u32, event: *const PgMqttEvent) -> i32;
     /// Looks a host name up with the platform's resolver (blocking, no Python involved): 1 and
     /// the IPv4 address in `address_out`, 0 when the name is unknown, -1 when the port has no
-    /// resolver of its own (Mongoose's DNS client then resolves it).
+    /// resolver of its own (Mongoose's DNS client then resolves it), -2 when the board has no
+    /// name service at all (no name can be resolved there).
     #[cfg(feature = "mqtt")]
     pub fn pg_shim_resolve_ipv4(name: *const u8, name_len: usize, address_out: *mut u8) -> i32;
     /// Whether MicroPython holds an exception to raise at its next check (Ctrl-C's

@@ -133,6 +133,10 @@ pub enum CreateError {
     HostNotFound(String),
 }
 
+/// What the platform's resolver answers on a board that has none (the emulated board: QEMU's
+/// restricted network reaches no name server).
+const NO_NAME_SERVICE: i32 = -2;
+
 /// The broker URL (NUL-terminated) with its host name resolved by the platform's resolver:
 /// Mongoose's own DNS client asks a public server and knows nothing of /etc/hosts. Unchanged when
 /// the host is an address or `localhost`, or the port has no resolver (Mongoose resolves it).
@@ -143,10 +147,13 @@ fn resolve_broker_host(url_with_nul: Vec<u8>) -> Result<Vec<u8>, CreateError> {
     // SAFETY: `name` is readable for its length; `address` is 4 writable bytes; no Python runs.
     match unsafe { shim::pg_shim_resolve_ipv4(name.as_ptr(), name.len(), address.as_mut_ptr()) } {
         1 => {}
-        0 => {
+        found @ (0 | NO_NAME_SERVICE) => {
             let mut message = String::from("cannot resolve host '");
             message.push_str(core::str::from_utf8(name).unwrap_or("?"));
             message.push('\'');
+            if found == NO_NAME_SERVICE {
+                message.push_str(": this board has no name service, use the broker's IP address");
+            }
             return Err(CreateError::HostNotFound(message));
         }
         _ => return Ok(url_with_nul),

@@ -15,6 +15,8 @@
 #if defined(__unix__)
 #include <arpa/inet.h>
 #include <netdb.h>
+#elif defined(ESP_PLATFORM)
+#include "lwip/netdb.h"
 #endif
 
 #include "py/mperrno.h"
@@ -868,10 +870,19 @@ static mqtt_client_obj_t *running_client(mp_obj_t self_in) {
     return self;
 }
 
-// The platform's resolver for broker host names (Rust decides when one is needed): on the unix
-// port the system's getaddrinfo, blocking like umqtt's. Elsewhere -1: Mongoose resolves the name.
+// The platform's resolver for broker host names (Rust decides when one is needed), blocking like
+// umqtt's, with the GIL released: the unix port's getaddrinfo, lwIP's on ESP32 (the one
+// MicroPython's own socket.getaddrinfo uses). A board built with PYTHONGOOSE_NO_NAME_SERVICE has
+// none (-2: the name cannot be resolved there); elsewhere -1: Mongoose's DNS client resolves it.
 int32_t pg_shim_resolve_ipv4(const uint8_t *name, uintptr_t name_len, uint8_t *address_out) {
-    #if defined(__unix__)
+    #if defined(__unix__) || defined(ESP_PLATFORM)
+    #if defined(ESP_PLATFORM)
+    #define PG_GETADDRINFO lwip_getaddrinfo
+    #define PG_FREEADDRINFO lwip_freeaddrinfo
+    #else
+    #define PG_GETADDRINFO getaddrinfo
+    #define PG_FREEADDRINFO freeaddrinfo
+    #endif
     char text[254];
     if (name_len == 0 || name_len >= sizeof(text)) {
         return 0;
@@ -881,19 +892,26 @@ int32_t pg_shim_resolve_ipv4(const uint8_t *name, uintptr_t name_len, uint8_t *a
     struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM };
     struct addrinfo *found = NULL;
     MP_THREAD_GIL_EXIT();
-    int error = getaddrinfo(text, NULL, &hints, &found);
+    int error = PG_GETADDRINFO(text, NULL, &hints, &found);
     MP_THREAD_GIL_ENTER();
     if (error != 0 || found == NULL) {
+        if (found != NULL) {
+            PG_FREEADDRINFO(found);
+        }
         return 0;
     }
     memcpy(address_out, &((struct sockaddr_in *)found->ai_addr)->sin_addr, 4);
-    freeaddrinfo(found);
+    PG_FREEADDRINFO(found);
     return 1;
     #else
     (void)name;
     (void)name_len;
     (void)address_out;
+    #if defined(PYTHONGOOSE_NO_NAME_SERVICE)
+    return -2;
+    #else
     return -1;
+    #endif
     #endif
 }
 

@@ -104,3 +104,23 @@ def test_time_and_poll_wait_on_the_board_clock(run_on_board):
     assert run.returncode == 0, run
     assert "slept True" in run.output, run
     assert "poll waited True" in run.output, run
+
+
+def test_a_broker_host_name_is_refused_at_connect_with_a_clear_error(run_on_board):
+    # The emulated board reaches no name server: connect() says so at once, instead of a client
+    # that retries a DNS query nobody answers and reports only "connection closed".
+    run = run_on_board("""
+        import mongoose
+        client = mongoose.MQTTclient()
+        try:
+            client.connect("mqtt://broker.example:1883")
+        except OSError as e:
+            print("REFUSED", e)
+        else:
+            print("ACCEPTED")
+        client.connect("mqtt://10.0.2.100:1883")  # an address needs no name service
+        print("ADDRESS OK", client.is_connected())
+    """)
+    assert run.returncode == 0, run
+    assert "REFUSED mongoose: cannot resolve host 'broker.example': this board has no name service, use the broker's IP address" in run.output, run
+    assert "ADDRESS OK False" in run.output, run
