@@ -46,7 +46,7 @@ def on_connect():
 
 
 def on_publish(topic, msg):
-    inbound.append(topic)
+    inbound.append((topic, msg))
     print("MSG", repr((topic, msg)))
 
 
@@ -97,8 +97,9 @@ def wait_until(predicate, timeout):
     return predicate()
 
 
-def finished(board, timeout=20):
-    """Waits for the board's scripts to end; asserts they ended cleanly; returns the output."""
+def finished(board, timeout=20, tracebacks=0):
+    """Waits for the board's scripts to end; asserts they ended cleanly (with `tracebacks` printed
+    tracebacks); returns the output."""
     try:
         code = board.proc.wait(timeout)
     except Exception:  # subprocess.TimeoutExpired
@@ -106,7 +107,7 @@ def finished(board, timeout=20):
     board.stop()
     output = board.output()
     assert code == 0, f"board run ended with {code}:\n{output}"
-    assert "Traceback" not in output, output
+    assert output.count("Traceback") == tracebacks, output
     return output
 
 
@@ -176,3 +177,133 @@ def test_qos1_and_qos2_both_ways_arrive_exactly_once_in_order(start_on_board, br
         got = sink.received(f"bq/out{qos}")
         assert [payload for _, payload, *_ in got] == [f"q{qos}-{i}".encode() for i in range(N)], sink.received()
         assert {m[2] for m in got} == {qos}, got
+
+
+# ---------------------------------------------------------------------------------------------
+# The broker killed and restarted
+
+# The board echoes every message to br/echo (QoS 1) until it gets "stop" on br/q1 (or 40 s pass).
+RESTART = EVENTS + """
+client.connect(MQTT_URL, client_id="board-restart", FAST_RECONNECT)
+assert run(10000, client.is_connected), "no CONNACK"
+print("SUBS", repr(client.sub([("br/q1", 1), ("br/q2", 2)])))
+t0 = time.ticks_ms()
+echoed = 0
+while time.ticks_diff(time.ticks_ms(), t0) < 40000 and ("br/q1", b"stop") not in inbound:
+    mongoose.poll(10)
+    while echoed < len(inbound) and client.is_connected():
+        client.pub("br/echo", "echo %d %s" % (echoed, inbound[echoed][0]), 1)
+        echoed += 1
+run(3000, lambda: client.pending() == 0)
+print("END", repr((client.is_connected(), len(inbound), echoed, client.pending())))
+""".replace("FAST_RECONNECT", FAST_RECONNECT)
+
+
+def test_after_a_broker_restart_the_board_reconnects_resubscribes_and_keeps_serving(
+        start_on_board, broker, paho_peer):
+    board = start_on_board(board_script(RESTART), env={"MQTT_URL": broker.url}, timeout=60)
+    board.wait_for("SUBS ", timeout=20)
+    (sub,) = parsed(board, "SUBS")
+    assert wait_parsed(board, "STATUS", 1) == [(sub, "delivered")], board.output()
+    before = paho_peer(broker)
+    before.subscribe("br/echo", qos=1)
+    before.publish("br/q1", b"before", qos=1)
+    assert before.wait_messages(1, "br/echo", timeout=10), board.output()
+    assert before.payloads("br/echo") == [b"echo 0 br/q1"], board.output()
+    assert parsed(board, "MSG") == [("br/q1", b"before")], board.output()
+
+    broker.kill()
+    assert wait_parsed(board, "DISCONNECT", 1)[:1] == ["connection closed"], board.output()
+    time.sleep(0.5)  # the board's attempts meanwhile fail (the relay finds no broker)
+    broker.start()
+    # Mosquitto lost the session: the board connects again, session_present False, and subscribes
+    # again by itself.
+    assert wait_parsed(board, "CONNECT", 2, timeout=10) == [False, False], board.output()
+    assert wait_until(lambda: broker.log().count("Received SUBSCRIBE from board-restart") >= 2, 10), \
+        (board.output(), broker.log())
+    time.sleep(0.3)
+    after = paho_peer(broker)
+    after.subscribe("br/echo", qos=1)
+    for i in range(5):
+        after.publish("br/q1", f"after q1 {i}".encode(), qos=1)
+        after.publish("br/q2", f"after q2 {i}".encode(), qos=2)
+    assert len(after.wait_messages(10, "br/echo", timeout=15)) == 10, (after.received(), board.output())
+    after.publish("br/other", b"stop", qos=1)  # not subscribed: the board must not see it
+    after.publish("br/q1", b"last", qos=1)
+    assert after.wait_messages(11, "br/echo", timeout=10), board.output()
+    after.publish("br/q1", b"stop", qos=1)
+    output = finished(board)
+
+    expected = [("br/q1", b"before")] + [
+        m for i in range(5) for m in (("br/q1", f"after q1 {i}".encode()), ("br/q2", f"after q2 {i}".encode()))
+    ] + [("br/q1", b"last"), ("br/q1", b"stop")]
+    assert parsed(board, "MSG") == expected, output
+    assert parsed(board, "END") == [(True, 13, 13, 0)], output
+    assert after.wait_messages(12, "br/echo", timeout=5)
+    time.sleep(0.3)
+    assert after.payloads("br/echo") == [f"echo {n} {t}".encode() for n, (t, _) in enumerate(expected)][1:], \
+        after.received()
+    # on_disconnect for the lost link, then for each attempt while the broker was down (QEMU
+    # accepts, the relay finds no broker and closes), all before the second CONNACK
+    drops = parsed(board, "DISCONNECT")
+    assert drops and set(drops) == {"connection closed"}, output
+    assert output.rindex("DISCONNECT ") < output.index("CONNECT False", output.index("DISCONNECT ")), output
+    # the subscription and the 13 echoes, each reported delivered once (the automatic
+    # resubscription is reported only when refused, README)
+    statuses = parsed(board, "STATUS")
+    assert statuses[0] == (sub, "delivered") and len(statuses) == 14, output
+    assert {s for _, s in statuses} == {"delivered"} and len({p for p, _ in statuses}) == 14, output
+    assert len(parsed(board, "CONNECT")) == 2, output
+
+
+# ---------------------------------------------------------------------------------------------
+# A callback that raises
+
+RAISING = EVENTS + """
+_print_msg = on_publish
+
+
+def on_publish(topic, msg):
+    _print_msg(topic, msg)
+    if msg == b"bad":
+        raise ValueError("bad message on the board")
+
+
+client = mongoose.MQTTclient(on_connect, on_publish, on_disconnect=on_disconnect, on_status=on_status)
+client.connect(MQTT_URL, client_id="board-raise")
+assert run(10000, client.is_connected), "no CONNACK"
+client.sub("cr/in", 1)
+run(20000, lambda: len(inbound) >= 5)
+run(500)
+pid = client.pub("cr/out", "still here", 1)
+run(5000, lambda: client.pending() == 0)
+print("END", repr((client.is_connected(), len(inbound), pid)))
+"""
+
+
+def test_a_raising_on_publish_is_printed_and_later_messages_still_arrive(start_on_board, broker, paho_peer):
+    sink = paho_peer(broker)
+    sink.subscribe("cr/out", qos=1)
+    board = start_on_board(board_script(RAISING), env={"MQTT_URL": broker.url})
+    assert wait_parsed(board, "STATUS", 1, timeout=20) == [(1, "delivered")], board.output()
+    source = paho_peer(broker)
+    payloads = [b"m1", b"bad", b"m2", b"m3", b"m4"]
+    for payload in payloads:
+        source.publish("cr/in", payload, qos=1)
+    output = board.wait_for("END ", timeout=15)
+    (end,) = parsed(board, "END")
+    assert parsed(board, "MSG") == [("cr/in", p) for p in payloads], output
+    # the exception is printed once, with its traceback naming the callback
+    blocks = re.findall(r"mongoose: a callback raised an exception:\r?\nTraceback \(most recent call last\):\r?\n"
+                        r"(?:  File .*\r?\n)+ValueError: bad message on the board", output)
+    assert len(blocks) == 1 and "in on_publish" in blocks[0], output
+    # connected all along, and the board's publish afterwards goes through
+    assert end[:2] == (True, 5), output
+    assert parsed(board, "STATUS") == [(1, "delivered"), (end[2], "delivered")], output
+    assert "DISCONNECT" not in output and len(parsed(board, "CONNECT")) == 1, output
+    assert sink.wait_messages(1, "cr/out", timeout=5) and sink.payloads("cr/out") == [b"still here"]
+    # the message whose callback raised is acknowledged like the others
+    assert broker.wait_for_log("Received PUBACK from board-raise", count=5), broker.log()
+    assert broker.log().count("Received PUBACK from board-raise") == 5, broker.log()
+    assert broker.log().count("New client connected") == 3, broker.log()  # sink, board, source
+    finished(board, tracebacks=1)
