@@ -5,9 +5,8 @@ prints one tagged line per event (the CALLBACKS of the unix suites); the host pa
 
 import ast
 import re
+import subprocess
 import time
-
-import pytest
 
 from support.mqtt import FAST_RECONNECT
 
@@ -33,12 +32,11 @@ def run(ms, until=None, step=10):
 
 
 # The callbacks of the unix suites' CALLBACKS (support.mqtt: each event printed as a tagged line,
-# read back with parsed()), keeping what the scripts wait for: the topics received, the packet ids
-# reported, the disconnects.
+# read back with parsed()), keeping what the scripts wait for: the messages received and the
+# packet ids reported.
 EVENTS = """
 inbound = []
 statuses = []
-drops = []
 
 
 def on_connect():
@@ -56,7 +54,6 @@ def on_status(pid, status):
 
 
 def on_disconnect(reason):
-    drops.append(reason)
     print("DISCONNECT", repr(reason))
 
 
@@ -102,7 +99,7 @@ def finished(board, timeout=20, tracebacks=0):
     tracebacks); returns the output."""
     try:
         code = board.proc.wait(timeout)
-    except Exception:  # subprocess.TimeoutExpired
+    except subprocess.TimeoutExpired:
         code = None
     board.stop()
     output = board.output()
