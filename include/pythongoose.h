@@ -212,7 +212,8 @@ extern int32_t pg_shim_mqtt_event(uint32_t client, const PgMqttEvent *event);
 
 // Looks a host name up with the platform's resolver (blocking, no Python involved): 1 and
 // the IPv4 address in `address_out`, 0 when the name is unknown, -1 when the port has no
-// resolver of its own (Mongoose's DNS client then resolves it).
+// resolver of its own (Mongoose's DNS client then resolves it), -2 when the board has no
+// name service at all (no name can be resolved there).
 extern int32_t pg_shim_resolve_ipv4(const uint8_t *name, uintptr_t name_len, uint8_t *address_out);
 
 // Whether MicroPython holds an exception to raise at its next check (Ctrl-C's
