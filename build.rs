@@ -17,6 +17,9 @@ use std::path::PathBuf;
 /// (counted, budgeted, aligned); a firmware build that compiles Mongoose itself must set it too.
 const MONGOOSE_DEFINES: &[(&str, &str)] = &[("MG_ENABLE_LOG", "0"), ("MG_ENABLE_CUSTOM_CALLOC", "1")];
 
+/// The shim's wrapper Mongoose's `epoll_wait` calls are renamed to (src/shim/modmongoose.c).
+const BLOCKING_WAIT_LINUX: &str = "pg_shim_epoll_wait";
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=PYTHONGOOSE_MONGOOSE_DIR");
@@ -74,6 +77,11 @@ fn main() {
         }
         for (name, value) in MONGOOSE_DEFINES.iter().chain(board_defines.iter()) {
             build.define(name, Some(*value));
+        }
+        // Mongoose's blocking wait (mg_mgr_poll's epoll_wait on Linux) goes through the shim, which
+        // lets other Python threads run meanwhile (the GIL is released around the wait only).
+        if board_dir.is_none() && target_os == "linux" {
+            build.define("epoll_wait", Some(BLOCKING_WAIT_LINUX));
         }
         build.compile("mongoose");
     }

@@ -81,7 +81,11 @@ target_compile_definitions(usermod_pythongoose INTERFACE
 # Mongoose is third-party code: no warnings for it (as build.rs compiles it), whatever the IDF's
 # -Werror settings. Source properties are per directory: this file is included from the main
 # component's CMakeLists.txt, the directory its target is created in.
-set_source_files_properties(${PYTHONGOOSE_MONGOOSE_DIR}/mongoose.c PROPERTIES COMPILE_OPTIONS "-w")
+# Its blocking wait (select, in mg_mgr_poll) goes through the shim's pg_shim_select, which releases
+# the GIL meanwhile so other Python threads run (build.rs does the same for epoll_wait on Linux).
+set_source_files_properties(${PYTHONGOOSE_MONGOOSE_DIR}/mongoose.c PROPERTIES
+    COMPILE_OPTIONS "-w"
+    COMPILE_DEFINITIONS "select=pg_shim_select")
 
 # The Rust archive, linked after the main component's archive (which holds mongoose.o and the shim).
 # Nothing in the main component calls Mongoose, so without --undefined the linker would pass over

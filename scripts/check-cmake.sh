@@ -45,6 +45,8 @@ for object in src/shim/modmongoose.c.o src/shim/layout_check.c.o third_party/mon
 done
 check "mongoose.c is compiled without warnings (-w), as build.rs does" \
   grep -qE "mongoose\.c\.o_OPTIONS = -w$" "$b/CMakeFiles/__idf_main.dir/flags.make"
+check "mongoose.c's select goes through the shim's GIL-releasing wait" \
+  grep -qE "mongoose\.c\.o_DEFINES = (.*;)?select=pg_shim_select(;|$)" "$b/CMakeFiles/__idf_main.dir/flags.make"
 
 # idf_component_register's INCLUDE_DIRS (MICROPY_INC_USERMOD) and the main component's flags.
 includes="$b/usermod-includes.txt"

@@ -110,4 +110,17 @@ mod stand_ins {
     extern "C" fn pg_shim_interrupt_pending() -> bool {
         false
     }
+
+    extern "C" {
+        fn epoll_wait(epfd: i32, events: *mut core::ffi::c_void, max_events: i32, timeout_ms: i32) -> i32;
+    }
+
+    /// Mongoose's `epoll_wait` is renamed to the shim's wrapper on Linux (build.rs); without Python
+    /// there is no GIL to release.
+    #[cfg(target_os = "linux")]
+    #[no_mangle]
+    extern "C" fn pg_shim_epoll_wait(epfd: i32, events: *mut core::ffi::c_void, max_events: i32, timeout_ms: i32) -> i32 {
+        // SAFETY: the arguments are Mongoose's own, passed through unchanged.
+        unsafe { epoll_wait(epfd, events, max_events, timeout_ms) }
+    }
 }

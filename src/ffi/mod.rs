@@ -39,7 +39,7 @@ pub extern "C" fn pg_status_message(status: PgStatus) -> *const c_char {
         PgStatus::NotStarted => c"the server is not running (call mongoose.init() first)",
         PgStatus::ListenFailed => c"cannot listen on that URL (malformed, or the address/port is in use)",
         PgStatus::InvalidArgument => c"invalid argument",
-        PgStatus::Reentered => c"cannot be called from inside a callback while the event loop runs",
+        PgStatus::Reentered => c"cannot be called from inside a callback, or from another thread, while the event loop runs",
         PgStatus::MqttNotConnected => c"the MQTT client is not connected (QoS 0 messages are not queued)",
         PgStatus::MqttQueueFull => c"the MQTT publish queue is full: poll() and retry",
         PgStatus::MqttNoSuchClient => c"the MQTT client is not running: call connect() first",
