@@ -179,6 +179,10 @@ typedef struct {
   bool auto_reconnect;
   uint32_t max_inflight;
   uint32_t max_queued;
+  // Most bytes the queued publishes hold together (0: the session's default).
+  uint32_t max_queued_bytes;
+  // Most inbound QoS 2 messages awaiting PUBREL (0: the session's default).
+  uint32_t max_inbound_qos2;
   uint32_t ack_timeout_ms;
   uint32_t connect_timeout_ms;
   uint32_t reconnect_min_ms;

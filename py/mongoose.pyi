@@ -83,6 +83,7 @@ class MQTTclient:
         reconnect: bool = True,
         max_inflight: int = 8,
         max_queue: int = 32,
+        max_queue_bytes: int = 1048576,
         ack_timeout_ms: int = 10000,
         connect_timeout_ms: int = 10000,
         reconnect_min_ms: int = 1000,

@@ -815,6 +815,26 @@ print("DONE")
     assert statuses(script) == []
 
 
+def test_queue_while_disconnected_is_bounded_by_max_queue_bytes(mqtt_script):
+    # 100-byte payloads on topic "t" are 107-byte packets: three fit in 330 bytes, the fourth
+    # does not, although max_queue would take 50; a small one still fits the rest.
+    script = mqtt_script(CALLBACKS + """
+client.connect("mqtt://127.0.0.1:1", max_queue=50, max_queue_bytes=330, reconnect_min_ms=100)
+accepted = 0
+try:
+    for i in range(20):
+        client.pub("t", b"x" * 100, 1)
+        accepted += 1
+except OSError as e:
+    print("RAISED", accepted, client.pending(), e)
+client.pub("t", b"", 1)
+print("SMALL", client.pending())
+print("DONE")
+""", "mqtt://127.0.0.1:1")
+    output = script.wait_done(10)
+    assert "RAISED 3 3 " in output and "SMALL 4" in output, output
+
+
 # ---------------------------------------------------------------------------------------------
 # Argument validation
 
@@ -851,6 +871,7 @@ VALIDATION_CASES = [
     ("connect will qos 3", 'mongoose.MQTTclient().connect(MQTT_URL, will_topic="w", will_msg="x", will_qos=3)', "ValueError"),
     ("connect will topic wildcard", 'mongoose.MQTTclient().connect(MQTT_URL, will_topic="w/#", will_msg="x")', "ValueError"),
     ("connect keepalive -1", "mongoose.MQTTclient().connect(MQTT_URL, keepalive=-1)", "ValueError"),
+    ("connect max_queue_bytes 0", "mongoose.MQTTclient().connect(MQTT_URL, max_queue_bytes=0)", "ValueError"),
     ("connect empty url", 'mongoose.MQTTclient().connect("")', "ValueError"),
     ("connect int url", "mongoose.MQTTclient().connect(5)", "TypeError"),
     ("valid wildcard filters", 'client.sub([("a/+/b", 0), ("#", 0), ("+", 1), ("a/b/#", 2)])', "ok"),

@@ -148,6 +148,10 @@ pub struct PgMqttConfig {
     pub auto_reconnect: bool,
     pub max_inflight: u32,
     pub max_queued: u32,
+    /// Most bytes the queued publishes hold together (0: the session's default).
+    pub max_queued_bytes: u32,
+    /// Most inbound QoS 2 messages awaiting PUBREL (0: the session's default).
+    pub max_inbound_qos2: u32,
     pub ack_timeout_ms: u32,
     pub connect_timeout_ms: u32,
     pub reconnect_min_ms: u32,

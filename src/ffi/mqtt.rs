@@ -74,6 +74,16 @@ unsafe fn session_config(config: &PgMqttConfig) -> Result<SessionConfig, PgStatu
         will,
         max_inflight: if config.max_inflight == 0 { defaults.max_inflight } else { config.max_inflight as usize },
         max_queued: config.max_queued as usize,
+        max_queued_bytes: if config.max_queued_bytes == 0 {
+            defaults.max_queued_bytes
+        } else {
+            config.max_queued_bytes as usize
+        },
+        max_inbound_qos2: if config.max_inbound_qos2 == 0 {
+            defaults.max_inbound_qos2
+        } else {
+            config.max_inbound_qos2 as usize
+        },
         ack_timeout_ms: or_default(config.ack_timeout_ms, defaults.ack_timeout_ms),
         connect_timeout_ms: or_default(config.connect_timeout_ms, defaults.connect_timeout_ms),
         reconnect_min_ms: or_default(config.reconnect_min_ms, defaults.reconnect_min_ms),

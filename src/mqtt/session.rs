@@ -43,6 +43,10 @@ pub struct SessionConfig {
     /// Most QoS>0 publishes waiting for the window or for a connection; beyond it `publish`
     /// fails with [`RequestError::QueueFull`]. 0 disables queueing.
     pub max_queued: usize,
+    /// Most bytes (encoded PUBLISH packets) those queued publishes may hold together; a publish
+    /// that would pass it fails with [`RequestError::QueueFull`] like a full queue. Publishes in
+    /// the inflight window are not counted (at most `max_inflight` of them).
+    pub max_queued_bytes: usize,
     /// Most SUBSCRIBE/UNSUBSCRIBE requests awaiting their acknowledgement (or a connection).
     pub max_pending_requests: usize,
     /// An unacknowledged PUBLISH/PUBREL/SUBSCRIBE/UNSUBSCRIBE is resent after this long.
@@ -77,6 +81,7 @@ impl Default for SessionConfig {
             will: None,
             max_inflight: 8,
             max_queued: 32,
+            max_queued_bytes: 1 << 20,
             max_pending_requests: 16,
             ack_timeout_ms: 10_000,
             max_attempts: 3,
@@ -683,8 +688,17 @@ impl Session {
         let sends_now = self.state == ConnectionState::Connected
             && self.queued.is_empty()
             && self.inflight.len() < self.config.max_inflight;
-        if !sends_now && self.queued.len() >= self.config.max_queued {
-            return Err(RequestError::QueueFull);
+        if !sends_now {
+            if self.queued.len() >= self.config.max_queued {
+                return Err(RequestError::QueueFull);
+            }
+            let size = Packet::Publish(Publish { dup: false, qos, retain, topic, packet_id: 1, payload })
+                .encoded_len()
+                .map_err(RequestError::Encode)?;
+            let queued_bytes: usize = self.queued.iter().map(|entry| entry.encoded.len()).sum();
+            if queued_bytes.saturating_add(size) > self.config.max_queued_bytes {
+                return Err(RequestError::QueueFull);
+            }
         }
         let packet_id = self
             .allocate_packet_id()

@@ -841,6 +841,53 @@ fn full_queue_rejects_publish_with_an_error() {
 }
 
 #[test]
+fn the_queue_holds_at_most_max_queued_bytes_of_encoded_publishes() {
+    // 100-byte payload on topic "t": 2 + 1 + 2 + 100 = 105 bytes remaining, 107 encoded.
+    let config = SessionConfig { max_queued: 10, max_queued_bytes: 3 * 107, ..test_config() };
+    let mut session = connected(config); // window 2
+    let payload = [7u8; 100];
+    for _ in 0..2 + 3 {
+        session.publish("t", &payload, QoS::AtLeastOnce, false, 1).unwrap();
+    }
+    assert_eq!(session.queued_len(), 3);
+    assert_eq!(
+        session.publish("t", &payload, QoS::AtLeastOnce, false, 1),
+        Err(RequestError::QueueFull)
+    );
+    // a smaller message does not fit either: the budget is full to the byte
+    assert_eq!(
+        session.publish("t", b"", QoS::AtLeastOnce, false, 1),
+        Err(RequestError::QueueFull)
+    );
+    // one acknowledgement moves a queued publish into the window: room for one more
+    let first = sent(&mut session)
+        .into_iter()
+        .find_map(|packet| match packet {
+            Sent::Publish { packet_id, .. } => Some(packet_id),
+            _ => None,
+        })
+        .unwrap();
+    feed(&mut session, Packet::PubAck(first), 2);
+    assert_eq!(session.queued_len(), 2);
+    session.publish("t", &payload, QoS::AtLeastOnce, false, 2).unwrap();
+    assert_eq!(session.queued_len(), 3);
+}
+
+#[test]
+fn a_message_larger_than_the_queue_budget_is_refused_only_when_it_must_wait() {
+    let config = SessionConfig { max_queued_bytes: 50, ..test_config() };
+    let mut session = connected(config); // window 2: these two go out at once
+    session.publish("t", &[1u8; 100], QoS::AtLeastOnce, false, 1).unwrap();
+    session.publish("t", &[1u8; 100], QoS::AtLeastOnce, false, 1).unwrap();
+    assert_eq!(
+        session.publish("t", &[1u8; 100], QoS::AtLeastOnce, false, 1),
+        Err(RequestError::QueueFull)
+    );
+    session.publish("t", &[1u8; 40], QoS::AtLeastOnce, false, 1).unwrap();
+    assert_eq!(session.queued_len(), 1);
+}
+
+#[test]
 fn offline_qos1_publishes_are_queued_and_sent_after_connect() {
     let mut session = Session::new(test_config(), 5).unwrap();
     let a = session

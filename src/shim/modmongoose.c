@@ -71,6 +71,26 @@ MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_last_topic);
 MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_session);
 
 #define DEFAULT_LISTEN_URL "http://0.0.0.0:8000"
+
+// Defaults sized for the platform (each can be set per init()/connect()). A board (the ESP32, the
+// emulated board: no OS, tens of KB of heap for everything) gets limits that a single request or
+// a burst of publishes cannot turn into a MemoryError for the rest of the script; the unix port
+// keeps roomier ones. README "Defaults on a board" lists them.
+#if defined(__unix__)
+#define DEFAULT_MAX_HEADER_SIZE 8192
+#define DEFAULT_MAX_BODY_SIZE 65536
+#define DEFAULT_MQTT_MAX_PACKET_SIZE 65536
+#define DEFAULT_MQTT_MAX_QUEUE 32
+#define DEFAULT_MQTT_MAX_QUEUE_BYTES (1024 * 1024)
+#define DEFAULT_MQTT_MAX_INBOUND_QOS2 65535
+#else
+#define DEFAULT_MAX_HEADER_SIZE 4096
+#define DEFAULT_MAX_BODY_SIZE 16384
+#define DEFAULT_MQTT_MAX_PACKET_SIZE 16384
+#define DEFAULT_MQTT_MAX_QUEUE 16
+#define DEFAULT_MQTT_MAX_QUEUE_BYTES 16384
+#define DEFAULT_MQTT_MAX_INBOUND_QOS2 64
+#endif
 #define CONTENT_TYPE_TEXT "text/plain; charset=utf-8"
 #define CONTENT_TYPE_BINARY "application/octet-stream"
 #define CONTENT_TYPE_JSON "application/json"
@@ -571,6 +591,7 @@ static void forget_callbacks(void) {
 
 // mongoose.init(api=None, auth=None, *, url="http://0.0.0.0:8000", max_header_size=8192,
 //               max_body_size=65536, request_timeout_ms=10000, idle_timeout_ms=60000)
+// (the size limits' defaults are the platform's: DEFAULT_* above)
 static mp_obj_t mongoose_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     enum { ARG_api, ARG_auth, ARG_url, ARG_max_header_size, ARG_max_body_size, ARG_request_timeout_ms,
            ARG_idle_timeout_ms };
@@ -578,8 +599,8 @@ static mp_obj_t mongoose_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
         { MP_QSTR_api, MP_ARG_OBJ, {.u_obj = mp_const_none} },
         { MP_QSTR_auth, MP_ARG_OBJ, {.u_obj = mp_const_none} },
         { MP_QSTR_url, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
-        { MP_QSTR_max_header_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 8192} },
-        { MP_QSTR_max_body_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 65536} },
+        { MP_QSTR_max_header_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = DEFAULT_MAX_HEADER_SIZE} },
+        { MP_QSTR_max_body_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = DEFAULT_MAX_BODY_SIZE} },
         { MP_QSTR_request_timeout_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 10000} },
         { MP_QSTR_idle_timeout_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 60000} },
     };
@@ -961,9 +982,10 @@ bool pg_shim_interrupt_pending(void) {
 
 // client.connect(url, user=None, pwd=None, will_topic=None, will_msg=None, will_qos=0,
 //                will_retain=False, *, client_id=None, keepalive=60, clean_session=True,
-//                reconnect=True, max_inflight=8, max_queue=32, ack_timeout_ms=10000,
-//                connect_timeout_ms=10000, reconnect_min_ms=1000, reconnect_max_ms=60000,
-//                max_packet_size=65536, wait_ms=0)
+//                reconnect=True, max_inflight=8, max_queue=32, max_queue_bytes=1048576,
+//                ack_timeout_ms=10000, connect_timeout_ms=10000, reconnect_min_ms=1000,
+//                reconnect_max_ms=60000, max_packet_size=65536, wait_ms=0)
+// (the size limits' defaults are the platform's: DEFAULT_* above)
 // With wait_ms > 0 it runs the event loop until CONNACK and returns the session-present flag, or
 // raises OSError: the client stopped (refused, or failed with reconnect=False), or wait_ms ran
 // out (ETIMEDOUT; the client keeps trying unless disconnect() is called).
@@ -971,8 +993,9 @@ static mp_obj_t wait_until_connected(mqtt_client_obj_t *self, uint32_t client, m
 
 static mp_obj_t mqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     enum { ARG_url, ARG_user, ARG_pwd, ARG_will_topic, ARG_will_msg, ARG_will_qos, ARG_will_retain, ARG_client_id,
-           ARG_keepalive, ARG_clean_session, ARG_reconnect, ARG_max_inflight, ARG_max_queue, ARG_ack_timeout_ms,
-           ARG_connect_timeout_ms, ARG_reconnect_min_ms, ARG_reconnect_max_ms, ARG_max_packet_size, ARG_wait_ms };
+           ARG_keepalive, ARG_clean_session, ARG_reconnect, ARG_max_inflight, ARG_max_queue, ARG_max_queue_bytes,
+           ARG_ack_timeout_ms, ARG_connect_timeout_ms, ARG_reconnect_min_ms, ARG_reconnect_max_ms,
+           ARG_max_packet_size, ARG_wait_ms };
     static const mp_arg_t allowed_args[] = {
         { MP_QSTR_url, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_user, MP_ARG_OBJ, {.u_obj = mp_const_none} },
@@ -986,12 +1009,13 @@ static mp_obj_t mqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_
         { MP_QSTR_clean_session, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = true} },
         { MP_QSTR_reconnect, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = true} },
         { MP_QSTR_max_inflight, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 8} },
-        { MP_QSTR_max_queue, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 32} },
+        { MP_QSTR_max_queue, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = DEFAULT_MQTT_MAX_QUEUE} },
+        { MP_QSTR_max_queue_bytes, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = DEFAULT_MQTT_MAX_QUEUE_BYTES} },
         { MP_QSTR_ack_timeout_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 10000} },
         { MP_QSTR_connect_timeout_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 10000} },
         { MP_QSTR_reconnect_min_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 1000} },
         { MP_QSTR_reconnect_max_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 60000} },
-        { MP_QSTR_max_packet_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 65536} },
+        { MP_QSTR_max_packet_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = DEFAULT_MQTT_MAX_PACKET_SIZE} },
         { MP_QSTR_wait_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 0} },
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
@@ -1009,7 +1033,8 @@ static mp_obj_t mqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_
         mp_raise_ValueError(MP_ERROR_TEXT("keepalive must be 0..65535 seconds"));
     }
     static const uint8_t positive[] = { ARG_max_inflight, ARG_ack_timeout_ms, ARG_connect_timeout_ms,
-                                        ARG_reconnect_min_ms, ARG_reconnect_max_ms, ARG_max_packet_size };
+                                        ARG_reconnect_min_ms, ARG_reconnect_max_ms, ARG_max_packet_size,
+                                        ARG_max_queue_bytes };
     for (size_t i = 0; i < sizeof(positive); i++) {
         mp_int_t value = args[positive[i]].u_int;
         if (value < 1 || value > 0x7fffffff) {
@@ -1052,6 +1077,8 @@ static mp_obj_t mqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_
         .auto_reconnect = args[ARG_reconnect].u_bool,
         .max_inflight = (uint32_t)args[ARG_max_inflight].u_int,
         .max_queued = (uint32_t)args[ARG_max_queue].u_int,
+        .max_queued_bytes = (uint32_t)args[ARG_max_queue_bytes].u_int,
+        .max_inbound_qos2 = DEFAULT_MQTT_MAX_INBOUND_QOS2,
         .ack_timeout_ms = (uint32_t)args[ARG_ack_timeout_ms].u_int,
         .connect_timeout_ms = (uint32_t)args[ARG_connect_timeout_ms].u_int,
         .reconnect_min_ms = (uint32_t)args[ARG_reconnect_min_ms].u_int,
