@@ -69,7 +69,7 @@ fn is_space(byte: u8) -> bool {
     byte == b' ' || byte == b'\t'
 }
 
-/// Splits a template fed in chunks into [`Token`]s. Holds at most [`MAX_PLACEHOLDER_LEN`]` - 1`
+/// Splits a template fed in chunks into [`Token`]s. Holds fewer than [`MAX_PLACEHOLDER_LEN`]
 /// bytes between chunks; never allocates.
 #[derive(Clone, Debug)]
 pub struct Tokenizer {
