@@ -5,3 +5,4 @@ pub mod auth;
 pub mod limits;
 pub mod reply;
 pub mod routes;
+pub mod static_files;
