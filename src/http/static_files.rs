@@ -652,3 +652,7 @@ fn validator_headers(tag: &[u8], max_age_s: u32) -> Vec<u8> {
     out.extend_from_slice(b"\r\n");
     out
 }
+
+#[cfg(test)]
+#[path = "static_files_tests.rs"]
+mod tests;
