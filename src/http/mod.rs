@@ -5,4 +5,5 @@ pub mod auth;
 pub mod limits;
 pub mod reply;
 pub mod routes;
+pub mod static_files;
 pub mod template;
