@@ -97,7 +97,7 @@ fn main() {
         .layout_tests(true)
         .derive_default(true)
         .generate_comments(false)
-        .allowlist_function("mg_mgr_init|mg_mgr_poll|mg_mgr_free|mg_listen|mg_http_parse|mg_http_get_header|mg_send|mg_iobuf_del|mg_log_set|mg_millis|mg_connect|mg_timer_add|mg_timer_free|mg_wakeup|mg_close_conn|mg_random|mg_io_send")
+        .allowlist_function("mg_mgr_init|mg_mgr_poll|mg_mgr_free|mg_listen|mg_http_parse|mg_http_get_header|mg_send|mg_iobuf_del|mg_iobuf_resize|mg_log_set|mg_millis|mg_connect|mg_timer_add|mg_timer_free|mg_wakeup|mg_close_conn|mg_random|mg_io_send")
         .allowlist_type("mg_mgr|mg_connection|mg_http_message|mg_str|mg_iobuf")
         .allowlist_item("mg_event|MG_LL_.*|MG_MAX_HTTP_HEADERS|MG_DATA_SIZE")
         .prepend_enum_name(false);

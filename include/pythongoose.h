@@ -88,6 +88,23 @@ typedef enum {
   PG_CALL_OUTCOME_DEFERRED = 6,
 } PgCallOutcome;
 
+// What a handler's reply streams from a file (`PgReply::stream`).
+typedef enum {
+  // A plain reply: `body` holds it.
+  PG_REPLY_STREAM_NONE = 0,
+  // `mongoose.File`: the file, served like a static file (ETag, Range, gzip sibling).
+  PG_REPLY_STREAM_FILE = 1,
+  // `mongoose.Template`: the file with each `{{name}}` replaced by its escaped value.
+  PG_REPLY_STREAM_TEMPLATE = 2,
+} PgReplyStream;
+
+// What a path names, for `pg_shim_file_stat` (`PgFileStat::kind`).
+typedef enum {
+  PG_FILE_KIND_MISSING = 0,
+  PG_FILE_KIND_FILE = 1,
+  PG_FILE_KIND_DIRECTORY = 2,
+} PgFileKind;
+
 // A borrowed byte string: `len` bytes at `ptr` (`ptr` may be null when `len` is 0).
 typedef struct {
   const uint8_t *ptr;
@@ -111,11 +128,16 @@ typedef struct {
 // allocation; the event layer copies them into the send buffer at once.
 typedef struct {
   int32_t status;
-  // Empty: no `Content-Type` header (the handler set one in `extra_headers`).
+  // Empty: no `Content-Type` header (the handler set one in `extra_headers`); for a streamed
+  // reply, empty means "from the file name's extension".
   PgBytes content_type;
   // Header lines, each `Name: value\r\n`, already checked for CR/LF/NUL by the shim.
   PgBytes extra_headers;
   PgBytes body;
+  // A `PgReplyStream` value: the body is not `body` but a file read through the VFS.
+  uint8_t stream;
+  // The file of a streamed reply (`File(path)`, `Template(path, values)`).
+  PgBytes stream_path;
 } PgReply;
 
 typedef struct {
@@ -133,6 +155,13 @@ typedef struct {
   PgBytes text;
 } PgMqttEvent;
 
+// A file's facts from the VFS (`os.stat`): kind (a `PgFileKind` value), size, modification time.
+typedef struct {
+  uint8_t kind;
+  uint64_t size;
+  uint64_t mtime;
+} PgFileStat;
+
 // Options of `pg_server_start`.
 typedef struct {
   // Listen URL, NUL-terminated, e.g. `http://0.0.0.0:8000`.
@@ -145,7 +174,22 @@ typedef struct {
   uint32_t idle_timeout_ms;
   // When false, no route asks for credentials (no auth callback was given).
   bool auth_enabled;
+  // Empty: no CORS. Else the `Access-Control-Allow-Origin` of every reply (e.g. `*`), and
+  // preflight `OPTIONS` requests are answered 204.
+  PgBytes cors_origin;
 } PgServerConfig;
+
+// One `mongoose.static(prefix, directory, ...)` mount, for `pg_server_add_static`.
+typedef struct {
+  PgBytes prefix;
+  PgBytes directory;
+  // The file served for a directory (`index.html`).
+  PgBytes index;
+  // `Cache-Control: max-age` (0: `no-cache`).
+  uint32_t max_age_s;
+  // Whether the server's auth callback guards the files.
+  bool auth;
+} PgStaticMount;
 
 // The module's C-heap figures (`mongoose.memory()`).
 typedef struct {
@@ -214,6 +258,33 @@ extern int32_t pg_shim_check_auth(const uint8_t *user,
 // Hands an MQTT client's event to its Python callbacks; returns a `PgCallOutcome` code.
 extern int32_t pg_shim_mqtt_event(uint32_t client, const PgMqttEvent *event);
 
+// What `path` names on the VFS (`os.stat`): fills `out` (missing when it does not exist).
+// Returns a `PgCallOutcome` (a Python VFS may raise).
+extern int32_t pg_shim_file_stat(const uint8_t *path, uintptr_t path_len, PgFileStat *out);
+
+// Opens `path` for reading as stream `stream`; with `with_reply`, the File/Template the
+// handler just returned is kept with it (a Template's values). Returns a `PgCallOutcome`.
+extern int32_t pg_shim_stream_open(uint32_t stream,
+                                   const uint8_t *path,
+                                   uintptr_t path_len,
+                                   bool with_reply);
+
+// Reads at most `len` bytes of the stream into `buf`: the count, 0 at the end, -1 on error.
+extern intptr_t pg_shim_stream_read(uint32_t stream, uint8_t *buf, uintptr_t len);
+
+// Moves the stream to `offset` (a Range request). Returns a `PgCallOutcome`.
+extern int32_t pg_shim_stream_seek(uint32_t stream, uint64_t offset);
+
+// Closes the stream's file and forgets it.
+extern void pg_shim_stream_close(uint32_t stream);
+
+// The text of a template value, `str(values[name])`: in `out` until the next call into
+// Python. Returns a `PgCallOutcome` (`Failed` for a name the values lack, printed).
+extern int32_t pg_shim_template_value(uint32_t stream,
+                                      const uint8_t *name,
+                                      uintptr_t name_len,
+                                      PgBytes *out);
+
 // Looks a host name up with the platform's resolver (blocking, no Python involved): 1 and
 // the IPv4 address in `address_out`, 0 when the name is unknown, -1 when the port has no
 // resolver of its own (Mongoose's DNS client then resolves it), -2 when the board has no
@@ -232,6 +303,13 @@ const char *pg_status_message(PgStatus status);
 // # Safety
 // `config` is null or points to a valid config whose `listen_url` is null or NUL-terminated.
 PgStatus pg_server_start(const PgServerConfig *config);
+
+// Adds (or replaces) a static-file mount: GET/HEAD of files under `mount.directory` for paths
+// under `mount.prefix` (routes win over mounts; the longest prefix wins among mounts).
+//
+// # Safety
+// `mount` points to a valid `PgStaticMount` whose byte strings are readable for their lengths.
+PgStatus pg_server_add_static(const PgStaticMount *mount);
 
 // Adds (or replaces) a route. `methods` is a mask of `pg_method_bit` values, 0 for any method;
 // `convention` 0 calls `handler(body_text)`, 1 calls `handler(request)`. When the route replaces

@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Optional, Union
 
 _Buffer = Union[bytes, bytearray, memoryview]
 _Body = Union[str, bytes, bytearray, memoryview, dict, list, None]
-_Reply = Union[_Body, tuple]
+_Reply = Union[_Body, tuple, "File", "Template"]
 
 def init(
     api: Union[Callable[[str], _Reply], dict[str, Callable[[str], _Reply]], None] = None,
@@ -19,9 +19,15 @@ def init(
     max_body_size: int = 65536,
     request_timeout_ms: int = 10000,
     idle_timeout_ms: int = 60000,
+    cors: Optional[str] = None,
 ) -> None:
     """Starts the HTTP server. `api(body)` serves /api/<name> (or a dict of name -> handler);
-    `auth(user, password)` accepts with any truthy value. RuntimeError if already started."""
+    `auth(user, password)` accepts with any truthy value. RuntimeError if already started.
+    `cors`: an origin ("*") for Access-Control-Allow-Origin, and 204 answers to preflights."""
+
+def static(prefix: str, directory: str, *, index: str = "index.html", max_age: int = 3600, auth: bool = False) -> None:
+    """Serves GET/HEAD of the files under `directory` (read through the VFS) for paths under
+    `prefix`: Content-Type, ETag/304, Cache-Control, Range, `.gz` siblings, index files."""
 
 def route(
     pattern: str,
@@ -41,6 +47,24 @@ def memory(limit: Optional[int] = None) -> Dict[str, int]:
     """C-heap bytes the module holds: {"used", "peak", "limit", "refused"}; limit=N sets the
     budget for what network input may make it allocate (0: none)."""
     ...
+
+class File:
+    """A handler's reply: the file at `path`, streamed (same rules as static files)."""
+
+    path: str
+    content_type: Optional[str]
+    headers: Optional[Dict[str, Union[str, int]]]
+
+    def __init__(self, path: str, content_type: Optional[str] = None, headers: Optional[Dict[str, Union[str, int]]] = None) -> None: ...
+
+class Template:
+    """A handler's reply: the file at `path` with each {{name}} replaced by the HTML-escaped
+    str(values[name]), streamed. A name without a value is a 500 (printed)."""
+
+    path: str
+    values: Any
+
+    def __init__(self, path: str, values: Any) -> None: ...
 
 class Request:
     """The request a route handler gets; valid only during the handler call."""

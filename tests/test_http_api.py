@@ -956,3 +956,23 @@ def test_close_then_init_again_serves_fresh_routes_on_the_same_port(start_server
     r = get(http, server.url("/api/v"))
     assert (r.status_code, r.text) == (200, "second")  # new handler, and no auth any more
     assert get(http, server.url("/only-first")).status_code == 404
+
+
+def test_a_request_prints_its_method_and_path_and_after_the_call_says_finished(start_server, http):
+    server = start_server("""
+import mongoose
+kept = []
+def show(req):
+    kept.append(req)
+    print("DURING", req)
+    return "ok"
+mongoose.init(url=URL)
+mongoose.route("/show/#", show, auth=False)
+while True:
+    mongoose.poll(100)
+    if kept:
+        print("AFTER", kept.pop())
+""")
+    assert http.get(server.url("/show/a/b?q=1"), timeout=10).text == "ok"
+    assert server.wait_for_output("AFTER <Request (finished)>"), server.output()
+    assert "DURING <Request GET /show/a/b>" in server.output()

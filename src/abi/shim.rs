@@ -3,7 +3,7 @@
 
 #[cfg(feature = "mqtt")]
 use super::types::PgMqttEvent;
-use super::types::{PgReply, PgRequest};
+use super::types::{PgBytes, PgFileStat, PgReply, PgRequest};
 
 /// Outcomes of the shim's protected calls (returned as `int32_t`: C may return any value, so
 /// Rust compares numbers instead of trusting an enum it did not create).
@@ -54,6 +54,21 @@ extern "C" {
     /// Hands an MQTT client's event to its Python callbacks; returns a `PgCallOutcome` code.
     #[cfg(feature = "mqtt")]
     pub fn pg_shim_mqtt_event(client: u32, event: *const PgMqttEvent) -> i32;
+    /// What `path` names on the VFS (`os.stat`): fills `out` (missing when it does not exist).
+    /// Returns a `PgCallOutcome` (a Python VFS may raise).
+    pub fn pg_shim_file_stat(path: *const u8, path_len: usize, out: *mut PgFileStat) -> i32;
+    /// Opens `path` for reading as stream `stream`; with `with_reply`, the File/Template the
+    /// handler just returned is kept with it (a Template's values). Returns a `PgCallOutcome`.
+    pub fn pg_shim_stream_open(stream: u32, path: *const u8, path_len: usize, with_reply: bool) -> i32;
+    /// Reads at most `len` bytes of the stream into `buf`: the count, 0 at the end, -1 on error.
+    pub fn pg_shim_stream_read(stream: u32, buf: *mut u8, len: usize) -> isize;
+    /// Moves the stream to `offset` (a Range request). Returns a `PgCallOutcome`.
+    pub fn pg_shim_stream_seek(stream: u32, offset: u64) -> i32;
+    /// Closes the stream's file and forgets it.
+    pub fn pg_shim_stream_close(stream: u32);
+    /// The text of a template value, `str(values[name])`: in `out` until the next call into
+    /// Python. Returns a `PgCallOutcome` (`Failed` for a name the values lack, printed).
+    pub fn pg_shim_template_value(stream: u32, name: *const u8, name_len: usize, out: *mut PgBytes) -> i32;
     /// Looks a host name up with the platform's resolver (blocking, no Python involved): 1 and
     /// the IPv4 address in `address_out`, 0 when the name is unknown, -1 when the port has no
     /// resolver of its own (Mongoose's DNS client then resolves it), -2 when the board has no
@@ -81,7 +96,7 @@ mod stand_ins {
     use super::PgCallOutcome;
     #[cfg(feature = "mqtt")]
     use crate::abi::types::PgMqttEvent;
-    use crate::abi::types::{PgReply, PgRequest};
+    use crate::abi::types::{PgBytes, PgFileStat, PgReply, PgRequest};
 
     #[no_mangle]
     extern "C" fn pg_shim_call_handler(_slot: u32, _convention: u8, _request: *const PgRequest, _reply: *mut PgReply) -> i32 {
@@ -97,6 +112,34 @@ mod stand_ins {
     #[no_mangle]
     extern "C" fn pg_shim_mqtt_event(_client: u32, _event: *const PgMqttEvent) -> i32 {
         PgCallOutcome::Ok as i32
+    }
+
+    #[no_mangle]
+    extern "C" fn pg_shim_file_stat(_path: *const u8, _path_len: usize, _out: *mut PgFileStat) -> i32 {
+        PgCallOutcome::Ok as i32
+    }
+
+    #[no_mangle]
+    extern "C" fn pg_shim_stream_open(_stream: u32, _path: *const u8, _path_len: usize, _with_reply: bool) -> i32 {
+        PgCallOutcome::Failed as i32
+    }
+
+    #[no_mangle]
+    extern "C" fn pg_shim_stream_read(_stream: u32, _buf: *mut u8, _len: usize) -> isize {
+        -1
+    }
+
+    #[no_mangle]
+    extern "C" fn pg_shim_stream_seek(_stream: u32, _offset: u64) -> i32 {
+        PgCallOutcome::Failed as i32
+    }
+
+    #[no_mangle]
+    extern "C" fn pg_shim_stream_close(_stream: u32) {}
+
+    #[no_mangle]
+    extern "C" fn pg_shim_template_value(_stream: u32, _name: *const u8, _name_len: usize, _out: *mut PgBytes) -> i32 {
+        PgCallOutcome::Failed as i32
     }
 
     #[cfg(feature = "mqtt")]

@@ -97,17 +97,73 @@ pub struct PgRequest {
 #[derive(Debug)]
 pub struct PgReply {
     pub status: i32,
-    /// Empty: no `Content-Type` header (the handler set one in `extra_headers`).
+    /// Empty: no `Content-Type` header (the handler set one in `extra_headers`); for a streamed
+    /// reply, empty means "from the file name's extension".
     pub content_type: PgBytes,
     /// Header lines, each `Name: value\r\n`, already checked for CR/LF/NUL by the shim.
     pub extra_headers: PgBytes,
     pub body: PgBytes,
+    /// A `PgReplyStream` value: the body is not `body` but a file read through the VFS.
+    pub stream: u8,
+    /// The file of a streamed reply (`File(path)`, `Template(path, values)`).
+    pub stream_path: PgBytes,
 }
 
 impl Default for PgReply {
     fn default() -> Self {
-        PgReply { status: 200, content_type: PgBytes::EMPTY, extra_headers: PgBytes::EMPTY, body: PgBytes::EMPTY }
+        PgReply {
+            status: 200,
+            content_type: PgBytes::EMPTY,
+            extra_headers: PgBytes::EMPTY,
+            body: PgBytes::EMPTY,
+            stream: PgReplyStream::None as u8,
+            stream_path: PgBytes::EMPTY,
+        }
     }
+}
+
+/// What a handler's reply streams from a file (`PgReply::stream`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PgReplyStream {
+    /// A plain reply: `body` holds it.
+    None = 0,
+    /// `mongoose.File`: the file, served like a static file (ETag, Range, gzip sibling).
+    File = 1,
+    /// `mongoose.Template`: the file with each `{{name}}` replaced by its escaped value.
+    Template = 2,
+}
+
+/// What a path names, for `pg_shim_file_stat` (`PgFileStat::kind`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PgFileKind {
+    Missing = 0,
+    File = 1,
+    Directory = 2,
+}
+
+/// A file's facts from the VFS (`os.stat`): kind (a `PgFileKind` value), size, modification time.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PgFileStat {
+    pub kind: u8,
+    pub size: u64,
+    pub mtime: u64,
+}
+
+/// One `mongoose.static(prefix, directory, ...)` mount, for `pg_server_add_static`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct PgStaticMount {
+    pub prefix: PgBytes,
+    pub directory: PgBytes,
+    /// The file served for a directory (`index.html`).
+    pub index: PgBytes,
+    /// `Cache-Control: max-age` (0: `no-cache`).
+    pub max_age_s: u32,
+    /// Whether the server's auth callback guards the files.
+    pub auth: bool,
 }
 
 /// Options of `pg_server_start`.
@@ -124,6 +180,9 @@ pub struct PgServerConfig {
     pub idle_timeout_ms: u32,
     /// When false, no route asks for credentials (no auth callback was given).
     pub auth_enabled: bool,
+    /// Empty: no CORS. Else the `Access-Control-Allow-Origin` of every reply (e.g. `*`), and
+    /// preflight `OPTIONS` requests are answered 204.
+    pub cors_origin: PgBytes,
 }
 
 /// Options of `pg_mqtt_connect`. Byte strings may be empty; `has_*` tell absent from empty.

@@ -16,9 +16,10 @@ use core::ffi::{c_char, c_int, CStr};
 
 use crate::http::limits::Limits;
 use crate::http::routes::{CallingConvention, HandlerRef, MethodSet, Route};
+use crate::http::static_files::Mount;
 use crate::net::{event_loop, http_server, NetError};
 use crate::url::UrlRole;
-use crate::abi::types::{PgBytes, PgHeapStats, PgRequest, PgServerConfig, PgStatus};
+use crate::abi::types::{PgBytes, PgHeapStats, PgRequest, PgServerConfig, PgStaticMount, PgStatus};
 
 fn status_of(result: Result<(), NetError>) -> PgStatus {
     match result {
@@ -27,6 +28,7 @@ fn status_of(result: Result<(), NetError>) -> PgStatus {
         Err(NetError::NotStarted) => PgStatus::NotStarted,
         Err(NetError::ListenFailed) => PgStatus::ListenFailed,
         Err(NetError::Reentered) => PgStatus::Reentered,
+        Err(NetError::Invalid(message)) => last_error::set(PgStatus::InvalidArgument, message),
     }
 }
 
@@ -71,7 +73,33 @@ pub unsafe extern "C" fn pg_server_start(config: *const PgServerConfig) -> PgSta
         request_timeout_ms: u64::from(config.request_timeout_ms),
         idle_timeout_ms: u64::from(config.idle_timeout_ms),
     };
-    status_of(http_server::start(url, limits, config.auth_enabled))
+    // SAFETY: per the contract, `cors_origin` is readable for its length.
+    let cors_origin = unsafe { config.cors_origin.as_slice() };
+    if !crate::http::reply::is_safe_header_text(cors_origin) {
+        return last_error::set(PgStatus::InvalidArgument, "cors must not hold CR, LF or NUL");
+    }
+    status_of(http_server::start(url, limits, config.auth_enabled, cors_origin))
+}
+
+/// Adds (or replaces) a static-file mount: GET/HEAD of files under `mount.directory` for paths
+/// under `mount.prefix` (routes win over mounts; the longest prefix wins among mounts).
+///
+/// # Safety
+/// `mount` points to a valid `PgStaticMount` whose byte strings are readable for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn pg_server_add_static(mount: *const PgStaticMount) -> PgStatus {
+    // SAFETY: per the contract.
+    let Some(mount) = (unsafe { mount.as_ref() }) else { return last_error::null_argument() };
+    // SAFETY: per the contract.
+    let (prefix, directory, index) = unsafe { (mount.prefix.as_slice(), mount.directory.as_slice(), mount.index.as_slice()) };
+    let mount = Mount {
+        prefix: prefix.to_vec(),
+        directory: directory.to_vec(),
+        index: index.to_vec(),
+        max_age_s: mount.max_age_s,
+        auth: mount.auth,
+    };
+    status_of(http_server::add_static(mount))
 }
 
 /// Adds (or replaces) a route. `methods` is a mask of `pg_method_bit` values, 0 for any method;

@@ -9,6 +9,7 @@ pub fn reason_phrase(status: u16) -> &'static [u8] {
         201 => b"Created",
         202 => b"Accepted",
         204 => b"No Content",
+        206 => b"Partial Content",
         301 => b"Moved Permanently",
         302 => b"Found",
         304 => b"Not Modified",
@@ -21,6 +22,7 @@ pub fn reason_phrase(status: u16) -> &'static [u8] {
         409 => b"Conflict",
         411 => b"Length Required",
         413 => b"Content Too Large",
+        416 => b"Range Not Satisfiable",
         422 => b"Unprocessable Content",
         429 => b"Too Many Requests",
         431 => b"Request Header Fields Too Large",
@@ -57,6 +59,8 @@ pub struct ReplyHead<'a> {
     pub content_length: usize,
     /// Extra header lines, each ending in CRLF (already validated by the caller).
     pub extra_headers: &'a [u8],
+    /// More header lines after those (the server's own, e.g. CORS), each ending in CRLF.
+    pub server_headers: &'a [u8],
     pub close: bool,
 }
 
@@ -79,6 +83,7 @@ impl ReplyHead<'_> {
             out.extend_from_slice(b"Connection: close\r\n");
         }
         out.extend_from_slice(self.extra_headers);
+        out.extend_from_slice(self.server_headers);
         out.extend_from_slice(b"\r\n");
     }
 }
@@ -100,12 +105,13 @@ mod tests {
             content_type: b"text/plain",
             content_length: 13,
             extra_headers: b"WWW-Authenticate: Basic realm=\"x\"\r\n",
+            server_headers: b"Vary: Origin\r\n",
             close: false,
         }
         .write(&mut out);
         assert_eq!(
             out,
-            b"HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nWWW-Authenticate: Basic realm=\"x\"\r\n\r\n"
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nWWW-Authenticate: Basic realm=\"x\"\r\nVary: Origin\r\n\r\n"
         );
     }
 

@@ -7,16 +7,18 @@ use alloc::vec::Vec;
 use core::ffi::{c_int, c_void, CStr};
 
 use super::event_loop;
+use super::file_stream::{self, OpenError, Pumped};
 use super::mongoose::{self as mg, mg_connection, mg_http_message};
 use crate::abi::shim::{self, PgCallOutcome};
 use super::{mg_str_bytes, send_now, VmThreadCell};
 use super::NetError;
-use crate::abi::types::{PgBytes, PgReply, PgRequest};
+use crate::abi::types::{PgBytes, PgFileKind, PgFileStat, PgReply, PgReplyStream, PgRequest};
 use crate::heap;
 use crate::http::auth::BasicCredentials;
 use crate::http::limits::{header_line_count, ConnectionClock, Framing, Limits, ParsedHead, Timeout};
 use crate::http::reply::{reason_phrase, ReplyHead};
 use crate::http::routes::{HandlerRef, Resolution, Route, RouteTable};
+use crate::http::static_files::{self, FileKind, Mount, RequestFacts, StaticPlan, StaticTable};
 
 const TEXT_PLAIN: &[u8] = b"text/plain; charset=utf-8";
 const OUT_OF_MEMORY_REPLY: &[u8] =
@@ -26,8 +28,11 @@ const AUTH_CHALLENGE: &[u8] = b"WWW-Authenticate: Basic realm=\"pythongoose\", c
 /// Routing and policy: only touched in short borrows, never across a call into Python.
 struct HttpPolicy {
     routes: RouteTable,
+    statics: StaticTable,
     limits: Limits,
     auth_enabled: bool,
+    /// The CORS header lines every reply carries (empty: CORS is off).
+    cors_lines: Vec<u8>,
 }
 
 /// The running server (its listener lives in the shared event loop's manager).
@@ -68,7 +73,7 @@ fn note_backlog() {
     unsafe { *BACKLOG.get() = true };
 }
 
-pub fn start(listen_url: &CStr, limits: Limits, auth_enabled: bool) -> Result<(), NetError> {
+pub fn start(listen_url: &CStr, limits: Limits, auth_enabled: bool, cors_origin: &[u8]) -> Result<(), NetError> {
     if is_running() {
         return Err(NetError::AlreadyStarted);
     }
@@ -79,7 +84,16 @@ pub fn start(listen_url: &CStr, limits: Limits, auth_enabled: bool) -> Result<()
         event_loop::release_if_unused();
         return Err(NetError::ListenFailed);
     }
-    let policy = HttpPolicy { routes: RouteTable::default(), limits, auth_enabled };
+    let mut cors_lines = Vec::new();
+    if !cors_origin.is_empty() {
+        cors_lines.extend_from_slice(b"Access-Control-Allow-Origin: ");
+        cors_lines.extend_from_slice(cors_origin);
+        cors_lines.extend_from_slice(b"\r\n");
+        if cors_origin != b"*" {
+            cors_lines.extend_from_slice(b"Vary: Origin\r\n");
+        }
+    }
+    let policy = HttpPolicy { routes: RouteTable::default(), statics: StaticTable::default(), limits, auth_enabled, cors_lines };
     // SAFETY: VM-thread only; nothing else borrows SERVER here.
     unsafe { *SERVER.get() = Some(Server { policy }) };
     Ok(())
@@ -90,8 +104,18 @@ pub fn add_route(route: Route) -> Result<Option<HandlerRef>, NetError> {
     with_server(|server| server.policy.routes.add(route)).ok_or(NetError::NotStarted)
 }
 
+/// Adds (or replaces) a static-file mount.
+pub fn add_static(mount: Mount) -> Result<(), NetError> {
+    match with_server(|server| server.policy.statics.add(mount)) {
+        None => Err(NetError::NotStarted),
+        Some(Err(message)) => Err(NetError::Invalid(message)),
+        Some(Ok(())) => Ok(()),
+    }
+}
+
 /// Drops the server's state; the event loop's teardown closes its connections.
 pub fn forget() {
+    file_stream::forget_all();
     // SAFETY: VM-thread only; called by the teardown, outside any poll.
     unsafe { *SERVER.get() = None };
 }
@@ -110,7 +134,10 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, _eve
             note_arrival(connection, now);
         }
         // SAFETY: as above.
+        mg::MG_EV_WRITE if unsafe { (*connection).is_accepted() } != 0 => continue_stream(connection, now),
+        // SAFETY: as above.
         mg::MG_EV_POLL if unsafe { (*connection).is_accepted() } != 0 => {
+            continue_stream(connection, now);
             if take_held_back(connection) && !event_loop::stop_pending() {
                 // SAFETY: as above.
                 unsafe { serve_buffered_requests(connection) };
@@ -118,7 +145,21 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, _eve
             }
             enforce_timeouts(connection, now)
         }
+        mg::MG_EV_CLOSE => file_stream::on_close(connection),
         _ => {}
+    }
+}
+
+/// Refills a streaming reply's send buffer; when its last bytes are queued, the requests
+/// pipelined behind it are served.
+fn continue_stream(connection: *mut mg_connection, now: u64) {
+    if let Pumped::Done = file_stream::pump(connection) {
+        let mut clock = read_clock(connection);
+        clock.last_activity_ms = now;
+        set_clock(connection, clock);
+        // SAFETY: a live connection inside the poll.
+        unsafe { serve_buffered_requests(connection) };
+        note_arrival(connection, now);
     }
 }
 
@@ -187,7 +228,8 @@ fn take_held_back(c: *mut mg_connection) -> bool {
 fn enforce_timeouts(c: *mut mg_connection, now: u64) {
     let Some(limits) = limits() else { return };
     // SAFETY: a live accepted connection.
-    let busy = unsafe { (*c).is_draining() != 0 || (*c).is_closing() != 0 || (*c).send.len > 0 };
+    let busy = unsafe { (*c).is_draining() != 0 || (*c).is_closing() != 0 || (*c).send.len > 0 }
+        || file_stream::is_streaming(c);
     if busy {
         return;
     }
@@ -212,7 +254,7 @@ unsafe fn serve_buffered_requests(c: *mut mg_connection) {
     loop {
         // SAFETY: `c` is live; we read its receive buffer fields.
         let (buf, len, draining) = unsafe { ((*c).recv.buf, (*c).recv.len, (*c).is_draining() != 0) };
-        if len == 0 || draining {
+        if len == 0 || draining || file_stream::is_streaming(c) {
             return;
         }
         if event_loop::stop_pending() {
@@ -290,6 +332,8 @@ fn wants_close(protocol: &[u8], connection_header: Option<&[u8]>) -> bool {
 
 enum Admission {
     Serve { handler: HandlerRef, check_credentials: bool },
+    /// A static-file mount matched: the mount (a copy) and where the rest of the path starts.
+    Static { mount: Mount, rest_start: usize, check_credentials: bool },
     Reply(u16, Vec<u8>),
 }
 
@@ -300,6 +344,9 @@ enum Served {
     /// Not handed to Python (a stop request is pending): it stays for the next poll.
     HeldBack,
 }
+
+const CORS_PREFLIGHT_HEADERS: &[u8] =
+    b"Access-Control-Allow-Methods: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS\r\nAccess-Control-Max-Age: 600\r\n";
 
 /// Serves one complete request.
 ///
@@ -313,7 +360,24 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
     let close = wants_close(protocol, unsafe { header(message, c"Connection") });
     let reply_to = Replier { connection: c, head_only: method == b"HEAD", close };
 
-    // Resolve with a short borrow of the policy, copying out what the rest needs.
+    // SAFETY: as above.
+    let preflight = method == b"OPTIONS" && unsafe { header(message, c"Access-Control-Request-Method") }.is_some();
+    if preflight && with_server(|server| !server.policy.cors_lines.is_empty()) == Some(true) {
+        // A browser's CORS preflight: answered before routes and auth (it never carries credentials).
+        // SAFETY: as above.
+        let asked = unsafe { header(message, c"Access-Control-Request-Headers") }
+            .filter(|h| crate::http::reply::is_safe_header_text(h));
+        let mut extra = Vec::new();
+        extra.extend_from_slice(CORS_PREFLIGHT_HEADERS);
+        extra.extend_from_slice(b"Access-Control-Allow-Headers: ");
+        extra.extend_from_slice(asked.unwrap_or(b"Authorization, Content-Type"));
+        extra.extend_from_slice(b"\r\n");
+        reply_to.send(&ReplyHead { status: 204, content_type: b"", content_length: 0, extra_headers: &extra, server_headers: b"", close }, b"");
+        return Served::Replied { close };
+    }
+
+    // Resolve with a short borrow of the policy, copying out what the rest needs. Explicit
+    // routes win over static mounts.
     let admission = with_server(|server| match server.policy.routes.resolve(method, path) {
             Resolution::Found(route) => Admission::Serve {
                 handler: route.handler,
@@ -324,8 +388,15 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
                 allowed.write_names(&mut allow);
                 Admission::Reply(405, allow)
             }
-            Resolution::NotFound if path == b"/" => Admission::Reply(200, Vec::new()),
-            Resolution::NotFound => Admission::Reply(404, Vec::new()),
+            Resolution::NotFound => match server.policy.statics.find(path) {
+                Some((_, mount, rest)) => Admission::Static {
+                    mount: mount.clone(),
+                    rest_start: path.len() - rest.len(),
+                    check_credentials: mount.auth && server.policy.auth_enabled,
+                },
+                None if path == b"/" => Admission::Reply(200, Vec::new()),
+                None => Admission::Reply(404, Vec::new()),
+            },
     });
     let Some(admission) = admission else { return Served::Replied { close: true } };
     let (handler, check_credentials) = match admission {
@@ -342,32 +413,34 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
             reply_to.text(status, body, b"");
             return Served::Replied { close };
         }
+        Admission::Static { mount, rest_start, check_credentials } => {
+            if check_credentials {
+                // SAFETY: `message` points into the live buffer.
+                if let Err(served) = unsafe { check_auth(message, &reply_to) } {
+                    return served;
+                }
+            }
+            let relative = match static_files::safe_relative_path(path.get(rest_start..).unwrap_or_default()) {
+                Ok(relative) => relative,
+                Err(static_files::PathError::BadRequest) => {
+                    reply_to.text(400, reason_phrase(400), b"");
+                    return Served::Replied { close };
+                }
+                Err(static_files::PathError::NotFound) => {
+                    reply_to.text(404, reason_phrase(404), b"");
+                    return Served::Replied { close };
+                }
+            };
+            // SAFETY: `message` points into the live buffer.
+            return unsafe { serve_file(c, message, &reply_to, &mount, &relative, None) };
+        }
         Admission::Serve { handler, check_credentials } => (handler, check_credentials),
     };
 
     if check_credentials {
         // SAFETY: `message` points into the live buffer.
-        let credentials = unsafe { header(message, c"Authorization") }.and_then(BasicCredentials::from_header);
-        let verdict = match &credentials {
-            None => Some(PgCallOutcome::AuthRejected),
-            // SAFETY: the shim only reads the two byte ranges during the call.
-            Some(creds) => PgCallOutcome::from_code(unsafe {
-                shim::pg_shim_check_auth(
-                    creds.user().as_ptr(),
-                    creds.user().len(),
-                    creds.password().as_ptr(),
-                    creds.password().len(),
-                )
-            }),
-        };
-        event_loop::note_outcome(verdict);
-        match verdict {
-            Some(PgCallOutcome::AuthAccepted) => {}
-            Some(PgCallOutcome::AuthRejected) => {
-                reply_to.text(401, b"Auth required", AUTH_CHALLENGE);
-                return Served::Replied { close };
-            }
-            other => return reply_to.failed_call(other),
+        if let Err(served) = unsafe { check_auth(message, &reply_to) } {
+            return served;
         }
     }
 
@@ -391,6 +464,23 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
         return reply_to.failed_call(outcome);
     }
     let status = u16::try_from(reply.status).ok().filter(|s| (100..=599).contains(s)).unwrap_or(500);
+    if reply.stream != PgReplyStream::None as u8 {
+        // SAFETY: the reply's pointers are valid until the next Python allocation: copied first.
+        let (file_path, content_type, extra) = unsafe {
+            (reply.stream_path.as_slice().to_vec(), reply.content_type.as_slice().to_vec(), reply.extra_headers.as_slice().to_vec())
+        };
+        let custom = StreamedReply { content_type, extra_headers: extra };
+        // SAFETY: `message` points into the live buffer.
+        return unsafe {
+            if reply.stream == PgReplyStream::Template as u8 {
+                serve_template(c, &reply_to, &file_path, &custom)
+            } else {
+                let (directory, name) = split_file_path(&file_path);
+                let mount = Mount { prefix: b"/".to_vec(), directory, index: b"index.html".to_vec(), max_age_s: 0, auth: false };
+                serve_file(c, message, &reply_to, &mount, &name, Some(&custom))
+            }
+        };
+    }
     // SAFETY: the reply's pointers are valid until the next Python allocation; sending copies them
     // into Mongoose's (C heap) send buffer first.
     unsafe {
@@ -398,9 +488,218 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
             (reply.content_type.as_slice(), reply.extra_headers.as_slice(), reply.body.as_slice());
         // 1xx, 204 and 304 carry no body.
         let body = if status < 200 || status == 204 || status == 304 { &[][..] } else { body };
-        reply_to.send(&ReplyHead { status, content_type, content_length: body.len(), extra_headers: extra, close }, body);
+        reply_to.send(
+            &ReplyHead { status, content_type, content_length: body.len(), extra_headers: extra, server_headers: b"", close },
+            body,
+        );
     }
     Served::Replied { close }
+}
+
+/// Checks the request's Basic credentials with the auth callback: Err with the reply already
+/// sent (401, or the failed call's status) when they are not accepted.
+///
+/// # Safety
+/// `message` points into the live receive buffer.
+unsafe fn check_auth(message: &mut mg_http_message, reply_to: &Replier) -> Result<(), Served> {
+    // SAFETY: per the contract.
+    let credentials = unsafe { header(message, c"Authorization") }.and_then(BasicCredentials::from_header);
+    let verdict = match &credentials {
+        None => Some(PgCallOutcome::AuthRejected),
+        // SAFETY: the shim only reads the two byte ranges during the call.
+        Some(creds) => PgCallOutcome::from_code(unsafe {
+            shim::pg_shim_check_auth(
+                creds.user().as_ptr(),
+                creds.user().len(),
+                creds.password().as_ptr(),
+                creds.password().len(),
+            )
+        }),
+    };
+    event_loop::note_outcome(verdict);
+    match verdict {
+        Some(PgCallOutcome::AuthAccepted) => Ok(()),
+        Some(PgCallOutcome::AuthRejected) => {
+            reply_to.text(401, b"Auth required", AUTH_CHALLENGE);
+            Err(Served::Replied { close: reply_to.close })
+        }
+        other => Err(reply_to.failed_call(other)),
+    }
+}
+
+/// What a handler's `File(...)` or `Template(...)` set besides the path.
+struct StreamedReply {
+    /// Empty: from the file name's extension.
+    content_type: Vec<u8>,
+    /// The handler's header lines.
+    extra_headers: Vec<u8>,
+}
+
+/// `dir/name` -> (`dir`, `name`); a bare name is in `.`; `/name` is in `/`.
+fn split_file_path(path: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    match path.iter().rposition(|b| *b == b'/') {
+        Some(0) => (b"/".to_vec(), path.get(1..).unwrap_or_default().to_vec()),
+        Some(slash) => (path.get(..slash).unwrap_or_default().to_vec(), path.get(slash + 1..).unwrap_or_default().to_vec()),
+        None => (b".".to_vec(), path.to_vec()),
+    }
+}
+
+/// The VFS's answer about `path` (a Python VFS may raise: then it is "missing", and a stop
+/// request it raised is kept).
+fn stat(path: &[u8]) -> FileKind {
+    let mut facts = PgFileStat::default();
+    // SAFETY: `path` is readable and `facts` writable during the call.
+    let outcome = PgCallOutcome::from_code(unsafe { shim::pg_shim_file_stat(path.as_ptr(), path.len(), &mut facts) });
+    event_loop::note_outcome(outcome);
+    match (outcome, facts.kind) {
+        (Some(PgCallOutcome::Ok), kind) if kind == PgFileKind::File as u8 => FileKind::File { size: facts.size, mtime: facts.mtime },
+        (Some(PgCallOutcome::Ok), kind) if kind == PgFileKind::Directory as u8 => FileKind::Directory,
+        _ => FileKind::Missing,
+    }
+}
+
+/// Answers with a file of `mount` (a static mount, or the folder of a handler's `File`).
+///
+/// # Safety
+/// `c` is live and `message` points into its receive buffer.
+unsafe fn serve_file(
+    c: *mut mg_connection,
+    message: &mut mg_http_message,
+    reply_to: &Replier,
+    mount: &Mount,
+    relative: &[u8],
+    custom: Option<&StreamedReply>,
+) -> Served {
+    let close = reply_to.close;
+    // SAFETY: per the contract, every header points into the live buffer.
+    let facts = unsafe {
+        RequestFacts {
+            method: mg_str_bytes(&message.method),
+            if_none_match: header(message, c"If-None-Match"),
+            range: header(message, c"Range"),
+            if_range: header(message, c"If-Range"),
+            accept_encoding: header(message, c"Accept-Encoding"),
+        }
+    };
+    let plan = static_files::plan(mount, relative, &facts, stat);
+    if event_loop::stop_pending() {
+        // A Python VFS raised KeyboardInterrupt/SystemExit while it was asked: like a handler.
+        return reply_to.failed_call(Some(PgCallOutcome::Stopping));
+    }
+    let user_headers = custom.map(|c| c.extra_headers.as_slice()).unwrap_or_default();
+    match plan {
+        StaticPlan::Reject { status, extra_headers } => {
+            reply_to.text(status, reason_phrase(status), &extra_headers);
+            Served::Replied { close }
+        }
+        StaticPlan::NotModified { extra_headers } => {
+            let extra = joined_headers(&extra_headers, user_headers);
+            reply_to.send(&ReplyHead { status: 304, content_type: b"", content_length: 0, extra_headers: &extra, server_headers: b"", close }, b"");
+            Served::Replied { close }
+        }
+        StaticPlan::Send { status, file_path, offset, length, content_type, extra_headers } => {
+            let content_type = match custom {
+                Some(custom) if !custom.content_type.is_empty() => custom.content_type.as_slice(),
+                _ => content_type,
+            };
+            let Ok(content_length) = usize::try_from(length) else {
+                reply_to.text(500, b"Internal Server Error: file too large", b"");
+                return Served::Replied { close };
+            };
+            let id = match file_stream::open(&file_path, false) {
+                Ok(id) => id,
+                Err(error) => return reply_to.failed_open(error),
+            };
+            if let Err(error) = file_stream::seek(id, offset) {
+                file_stream::discard(id);
+                return reply_to.failed_open(error);
+            }
+            let extra = joined_headers(&extra_headers, user_headers);
+            let head = ReplyHead { status, content_type, content_length, extra_headers: &extra, server_headers: b"", close };
+            if !reply_to.send_head(&head) || reply_to.head_only || length == 0 {
+                file_stream::discard(id);
+                if reply_to.close {
+                    // SAFETY: a live connection; draining sends the head, then closes.
+                    unsafe { (*c).set_is_draining(1) };
+                }
+                return Served::Replied { close };
+            }
+            file_stream::start(c, id, length, None, close);
+            // The stream closes the connection itself when it ends (`close`): not at once.
+            Served::Replied { close: false }
+        }
+    }
+}
+
+/// Answers with a handler's `Template(path, values)`: every `{{name}}` replaced by its escaped
+/// value. The file is read twice: once for the names (each value is fetched once; a missing one
+/// is a 500 before anything is sent) and the length, then streamed.
+///
+/// # Safety
+/// `c` is live.
+unsafe fn serve_template(c: *mut mg_connection, reply_to: &Replier, path: &[u8], custom: &StreamedReply) -> Served {
+    let close = reply_to.close;
+    let id = match file_stream::open(path, true) {
+        Ok(id) => id,
+        Err(error) => return reply_to.failed_open(error),
+    };
+    let summary = match file_stream::summarise_template(id) {
+        Ok(summary) => summary,
+        Err(error) => {
+            file_stream::discard(id);
+            return reply_to.failed_open(error);
+        }
+    };
+    let values = match file_stream::template_values(id, &summary.names) {
+        Ok(values) => values,
+        Err(error) => {
+            file_stream::discard(id);
+            return reply_to.failed_open(error);
+        }
+    };
+    let lengths: Vec<usize> = values.iter().map(|(_, v)| v.len()).collect();
+    let Some(length) = crate::http::template::content_length(&summary, &lengths) else {
+        file_stream::discard(id);
+        reply_to.text(500, b"Internal Server Error: template too large", b"");
+        return Served::Replied { close };
+    };
+    if let Err(error) = file_stream::rewind(id) {
+        file_stream::discard(id);
+        return reply_to.failed_open(error);
+    }
+    let content_type = if custom.content_type.is_empty() { static_files::content_type(path) } else { custom.content_type.as_slice() };
+    let Ok(content_length) = usize::try_from(length) else {
+        file_stream::discard(id);
+        reply_to.text(500, b"Internal Server Error: template too large", b"");
+        return Served::Replied { close };
+    };
+    let head = ReplyHead { status: 200, content_type, content_length, extra_headers: &custom.extra_headers, server_headers: b"", close };
+    if !reply_to.send_head(&head) || reply_to.head_only || length == 0 {
+        file_stream::discard(id);
+        if close {
+            // SAFETY: a live connection; draining sends the head, then closes.
+            unsafe { (*c).set_is_draining(1) };
+        }
+        return Served::Replied { close };
+    }
+    file_stream::start(c, id, length, Some(values), close);
+    Served::Replied { close: false }
+}
+
+/// The plan's header lines, then the handler's (a handler's own Cache-Control replaces ours).
+fn joined_headers(plan_headers: &[u8], user_headers: &[u8]) -> Vec<u8> {
+    let user_sets_cache = user_headers
+        .split(|b| *b == b'\n')
+        .any(|line| line.len() >= 14 && line.get(..14).is_some_and(|n| n.eq_ignore_ascii_case(b"cache-control:")));
+    let mut out = Vec::with_capacity(plan_headers.len() + user_headers.len());
+    for line in plan_headers.split_inclusive(|b| *b == b'\n') {
+        let is_cache = line.len() >= 14 && line.get(..14).is_some_and(|n| n.eq_ignore_ascii_case(b"cache-control:"));
+        if !(user_sets_cache && is_cache) {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(user_headers);
+    out
 }
 
 /// Where and how a reply goes: HEAD requests get the head only; `close` adds
@@ -429,29 +728,66 @@ impl Replier {
         Served::Replied { close: self.close }
     }
 
+    /// Replies to a file that could not be opened or read before anything was sent.
+    fn failed_open(&self, error: OpenError) -> Served {
+        match error {
+            OpenError::Call(Some(PgCallOutcome::Failed)) => {
+                self.text(500, b"Internal Server Error", b"");
+                Served::Replied { close: self.close }
+            }
+            OpenError::Call(outcome) => self.failed_call(outcome),
+            OpenError::OutOfMemory => {
+                send_now(self.connection, OUT_OF_MEMORY_REPLY);
+                // SAFETY: a live connection; draining flushes the reply, then closes.
+                unsafe { (*self.connection).set_is_draining(1) };
+                Served::Replied { close: true }
+            }
+        }
+    }
+
     fn text(&self, status: u16, body: &[u8], extra_headers: &[u8]) {
         let close = self.close;
-        self.send(&ReplyHead { status, content_type: TEXT_PLAIN, content_length: body.len(), extra_headers, close }, body);
+        self.send(
+            &ReplyHead { status, content_type: TEXT_PLAIN, content_length: body.len(), extra_headers, server_headers: b"", close },
+            body,
+        );
     }
 
     fn send(&self, head: &ReplyHead<'_>, body: &[u8]) {
         let body = if self.head_only { &[][..] } else { body };
-        let size = 128usize.saturating_add(head.extra_headers.len()).saturating_add(body.len());
+        if self.queue(head, body) && self.close {
+            // SAFETY: a live connection; draining flushes the reply, then closes.
+            unsafe { (*self.connection).set_is_draining(1) };
+        }
+    }
+
+    /// Queues the head of a reply whose body follows (a stream); false when it could not be.
+    fn send_head(&self, head: &ReplyHead<'_>) -> bool {
+        self.queue(head, b"")
+    }
+
+    /// Queues head and body, with the server's own header lines (CORS); on no memory a fixed 503
+    /// and the connection closes (false).
+    fn queue(&self, head: &ReplyHead<'_>, body: &[u8]) -> bool {
+        let server_lines = with_server(|server| server.policy.cors_lines.len()).unwrap_or(0);
+        let size = 160usize.saturating_add(head.extra_headers.len()).saturating_add(server_lines).saturating_add(body.len());
         let mut bytes = Vec::new();
         if !heap::admit(size) || bytes.try_reserve_exact(size).is_err() {
             // No room for the reply (the budget or the heap is spent): a fixed 503, then close.
             send_now(self.connection, OUT_OF_MEMORY_REPLY);
             // SAFETY: a live connection; draining flushes what was queued, then closes.
             unsafe { (*self.connection).set_is_draining(1) };
-            return;
+            return false;
         }
-        head.write(&mut bytes);
+        let written = with_server(|server| {
+            ReplyHead { server_headers: &server.policy.cors_lines, ..*head }.write(&mut bytes);
+        });
+        if written.is_none() {
+            head.write(&mut bytes);
+        }
         bytes.extend_from_slice(body);
         send_now(self.connection, &bytes);
-        if self.close {
-            // SAFETY: as above; draining flushes the reply, then closes.
-            unsafe { (*self.connection).set_is_draining(1) };
-        }
+        true
     }
 }
 

@@ -3,6 +3,7 @@
 //! the shim's protected-call functions (`shim`), which never raise.
 
 pub mod event_loop;
+pub mod file_stream;
 pub mod http_server;
 #[cfg(feature = "mqtt")]
 pub mod mqtt_client;
@@ -49,6 +50,8 @@ pub enum NetError {
     ListenFailed,
     /// Called from inside a callback while the loop runs.
     Reentered,
+    /// An argument the logic refused, with the reason.
+    Invalid(&'static str),
 }
 use core::ffi::c_void;
 

@@ -35,6 +35,7 @@
 #include "py/unicode.h"
 
 #include "pythongoose.h"
+#include "shim.h"
 
 #if MICROPY_ASYNC_KBD_INTR
 // With it, Ctrl-C longjmps out of the signal handler wherever the process is, Rust and Mongoose
@@ -100,6 +101,10 @@ enum { CONVENTION_BODY_TEXT = 0, CONVENTION_REQUEST = 1 };
 static PgBytes bytes_of(const void *ptr, size_t len) {
     PgBytes b = { (const uint8_t *)ptr, len };
     return b;
+}
+
+PgBytes pythongoose_bytes_of(const void *ptr, size_t len) {
+    return bytes_of(ptr, len);
 }
 
 static PgBytes bytes_of_cstr(const char *text) {
@@ -176,7 +181,7 @@ static bool is_stop_request(mp_obj_t exception) {
 // What an exception from a callback means for the event loop. Never raises: printing runs the
 // exception's own __str__/__repr__ (user code), so it runs protected, with a fixed line when it
 // raises in turn (a KeyboardInterrupt raised while printing is kept, like one from the callback).
-static int32_t outcome_of_exception(mp_obj_t exception) {
+int32_t pythongoose_outcome_of_exception(mp_obj_t exception) {
     if (is_stop_request(exception)) {
         MP_STATE_VM(pythongoose_pending_exception) = exception;
         return PG_CALL_OUTCOME_STOPPING;
@@ -323,8 +328,13 @@ static void request_print(const mp_print_t *print, mp_obj_t self_in, mp_print_ki
         mp_printf(print, "<Request (finished)>");
         return;
     }
-    mp_printf(print, "<Request %.*s %.*s>", (int)self->request->method.len, (const char *)self->request->method.ptr,
-        (int)self->request->path.len, (const char *)self->request->path.ptr);
+    // Not mp_printf's %.*s: it runs strlen over its argument, and these bytes are not
+    // NUL-terminated (they point into the receive buffer).
+    mp_print_str(print, "<Request ");
+    mp_print_strn(print, (const char *)self->request->method.ptr, self->request->method.len, 0, ' ', 0);
+    mp_print_str(print, " ");
+    mp_print_strn(print, (const char *)self->request->path.ptr, self->request->path.len, 0, ' ', 0);
+    mp_print_str(print, ">");
 }
 
 static MP_DEFINE_CONST_OBJ_TYPE(
@@ -376,7 +386,7 @@ static void set_reply_body(mp_obj_t body, PgReply *reply) {
         mp_obj_get_type_str(body));
 }
 
-static void check_header_text(const char *text, size_t len, bool is_name) {
+void pythongoose_check_header_text(const char *text, size_t len, bool is_name) {
     if (is_name && len == 0) {
         mp_raise_ValueError(MP_ERROR_TEXT("empty header name"));
     }
@@ -390,7 +400,7 @@ static void check_header_text(const char *text, size_t len, bool is_name) {
 }
 
 // Formats a handler's headers dict as "Name: value\r\n" lines into a new GC buffer.
-static void set_reply_headers(mp_obj_t headers, PgReply *reply) {
+void pythongoose_set_reply_headers(mp_obj_t headers, PgReply *reply) {
     if (!mp_obj_is_type(headers, &mp_type_dict)) {
         mp_raise_TypeError(MP_ERROR_TEXT("reply headers must be a dict"));
     }
@@ -403,7 +413,7 @@ static void set_reply_headers(mp_obj_t headers, PgReply *reply) {
         }
         size_t name_len;
         const char *name = mp_obj_str_get_data(map->table[i].key, &name_len);
-        check_header_text(name, name_len, true);
+        pythongoose_check_header_text(name, name_len, true);
         if (name_len == 14 && strncasecmp(name, "Content-Length", 14) == 0) {
             continue; // the server sets it from the body
         }
@@ -423,7 +433,7 @@ static void set_reply_headers(mp_obj_t headers, PgReply *reply) {
         } else {
             mp_raise_TypeError(MP_ERROR_TEXT("header values must be str or int"));
         }
-        check_header_text(lines.buf + start, lines.len - start, false);
+        pythongoose_check_header_text(lines.buf + start, lines.len - start, false);
         vstr_add_strn(&lines, "\r\n", 2);
     }
     mp_obj_t text = mp_obj_new_str_from_vstr(&lines);
@@ -437,6 +447,10 @@ static void set_reply_headers(mp_obj_t headers, PgReply *reply) {
 static void convert_reply(mp_obj_t result, PgReply *reply) {
     reply->status = 200;
     reply->extra_headers = bytes_of("", 0);
+    reply->stream = PG_REPLY_STREAM_NONE;
+    if (pythongoose_convert_stream_reply(result, reply)) {
+        return;
+    }
     if (result == mp_const_none) {
         reply->status = 204;
         reply->body = bytes_of("", 0);
@@ -457,7 +471,7 @@ static void convert_reply(mp_obj_t result, PgReply *reply) {
         reply->status = (int32_t)status;
         set_reply_body(items[1], reply);
         if (n == 3 && items[2] != mp_const_none) {
-            set_reply_headers(items[2], reply);
+            pythongoose_set_reply_headers(items[2], reply);
         }
         return;
     }
@@ -488,6 +502,7 @@ int32_t pg_shim_call_handler(uint32_t slot, uint8_t convention, const PgRequest 
         return PG_CALL_OUTCOME_FAILED;
     }
     mp_obj_t handler = items[slot];
+    MP_STATE_VM(pythongoose_pending_stream) = MP_OBJ_NULL; // a File of an earlier reply never opened
     if (convention == CONVENTION_BODY_TEXT
         && !utf8_check(data_of(request->body), request->body.len)) {
         return PG_CALL_OUTCOME_BAD_BODY_TEXT;
@@ -511,7 +526,7 @@ int32_t pg_shim_call_handler(uint32_t slot, uint8_t convention, const PgRequest 
         nlr_pop();
         outcome = PG_CALL_OUTCOME_OK;
     } else {
-        outcome = outcome_of_exception(MP_OBJ_FROM_PTR(nlr.ret_val));
+        outcome = pythongoose_outcome_of_exception(MP_OBJ_FROM_PTR(nlr.ret_val));
     }
     if (request_obj != NULL) {
         request_obj->request = NULL; // the request's memory goes away after this call
@@ -538,7 +553,7 @@ int32_t pg_shim_check_auth(const uint8_t *user, uintptr_t user_len, const uint8_
         nlr_pop();
         return accepted ? PG_CALL_OUTCOME_AUTH_ACCEPTED : PG_CALL_OUTCOME_AUTH_REJECTED;
     }
-    return outcome_of_exception(MP_OBJ_FROM_PTR(nlr.ret_val));
+    return pythongoose_outcome_of_exception(MP_OBJ_FROM_PTR(nlr.ret_val));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -587,14 +602,15 @@ static void add_route(const char *pattern, size_t pattern_len, mp_obj_t handler,
 static void forget_callbacks(void) {
     MP_STATE_VM(pythongoose_handlers) = MP_OBJ_NULL;
     MP_STATE_VM(pythongoose_auth_callback) = MP_OBJ_NULL;
+    pythongoose_forget_streams();
 }
 
 // mongoose.init(api=None, auth=None, *, url="http://0.0.0.0:8000", max_header_size=8192,
-//               max_body_size=65536, request_timeout_ms=10000, idle_timeout_ms=60000)
+//               max_body_size=65536, request_timeout_ms=10000, idle_timeout_ms=60000, cors=None)
 // (the size limits' defaults are the platform's: DEFAULT_* above)
 static mp_obj_t mongoose_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     enum { ARG_api, ARG_auth, ARG_url, ARG_max_header_size, ARG_max_body_size, ARG_request_timeout_ms,
-           ARG_idle_timeout_ms };
+           ARG_idle_timeout_ms, ARG_cors };
     static const mp_arg_t allowed_args[] = {
         { MP_QSTR_api, MP_ARG_OBJ, {.u_obj = mp_const_none} },
         { MP_QSTR_auth, MP_ARG_OBJ, {.u_obj = mp_const_none} },
@@ -603,6 +619,7 @@ static mp_obj_t mongoose_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
         { MP_QSTR_max_body_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = DEFAULT_MAX_BODY_SIZE} },
         { MP_QSTR_request_timeout_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 10000} },
         { MP_QSTR_idle_timeout_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 60000} },
+        { MP_QSTR_cors, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
@@ -648,6 +665,17 @@ static mp_obj_t mongoose_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
         }
     }
 
+    PgBytes cors = bytes_of("", 0);
+    if (args[ARG_cors].u_obj != mp_const_none) {
+        size_t len;
+        const char *origin = mp_obj_str_get_data(args[ARG_cors].u_obj, &len); // TypeError unless str
+        if (len == 0) {
+            mp_raise_ValueError(MP_ERROR_TEXT("cors is an origin such as \"*\" or \"https://example.com\""));
+        }
+        pythongoose_check_header_text(origin, len, false);
+        cors = bytes_of(origin, len);
+    }
+
     MP_STATE_VM(pythongoose_handlers) = mp_obj_new_list(0, NULL);
     MP_STATE_VM(pythongoose_auth_callback) = auth == mp_const_none ? MP_OBJ_NULL : auth;
     MP_STATE_VM(pythongoose_pending_exception) = MP_OBJ_NULL;
@@ -658,6 +686,7 @@ static mp_obj_t mongoose_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
         .request_timeout_ms = (uint32_t)args[ARG_request_timeout_ms].u_int,
         .idle_timeout_ms = (uint32_t)args[ARG_idle_timeout_ms].u_int,
         .auth_enabled = auth != mp_const_none,
+        .cors_origin = cors,
     };
     PgStatus status = pg_server_start(&config);
     if (status != PG_STATUS_OK) {
@@ -739,6 +768,42 @@ static mp_obj_t mongoose_route(size_t n_args, const mp_obj_t *pos_args, mp_map_t
     return handler;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(mongoose_route_obj, 2, mongoose_route);
+
+// mongoose.static(prefix, directory, *, index="index.html", max_age=3600, auth=False): GET/HEAD of
+// the files under `directory` (read through the VFS) for paths under `prefix`.
+static mp_obj_t mongoose_static(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    enum { ARG_prefix, ARG_directory, ARG_index, ARG_max_age, ARG_auth };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_prefix, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_directory, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_index, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_max_age, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 3600} },
+        { MP_QSTR_auth, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    size_t prefix_len, directory_len, index_len = 10;
+    const char *prefix = mp_obj_str_get_data(args[ARG_prefix].u_obj, &prefix_len);
+    const char *directory = mp_obj_str_get_data(args[ARG_directory].u_obj, &directory_len);
+    const char *index = "index.html";
+    if (args[ARG_index].u_obj != MP_OBJ_NULL) {
+        index = mp_obj_str_get_data(args[ARG_index].u_obj, &index_len);
+    }
+    mp_int_t max_age = args[ARG_max_age].u_int;
+    if (max_age < 0 || max_age > 0x7fffffff) {
+        mp_raise_ValueError(MP_ERROR_TEXT("max_age must be >= 0 seconds"));
+    }
+    PgStaticMount mount = {
+        .prefix = bytes_of(prefix, prefix_len),
+        .directory = bytes_of(directory, directory_len),
+        .index = bytes_of(index, index_len),
+        .max_age_s = (uint32_t)max_age,
+        .auth = args[ARG_auth].u_bool,
+    };
+    raise_for_status(pg_server_add_static(&mount));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(mongoose_static_obj, 2, mongoose_static);
 
 // Runs the event loop once (at most `ms` of waiting), then raises what it left: an exception a
 // callback carried out, a Ctrl-C or scheduled callback that ended the wait (here, not a
@@ -1350,8 +1415,9 @@ int32_t pg_shim_mqtt_event(uint32_t client, const PgMqttEvent *event) {
                 if (self->on_disconnect != mp_const_none) {
                     mp_call_function_1(self->on_disconnect, self->last_reason);
                 } else if (event->final_stop && !self->waiting) {
-                    mp_printf(&mp_plat_print, "mongoose: MQTT client stopped: %.*s\n", (int)event->text.len,
-                        (const char *)event->text.ptr);
+                    mp_print_str(&mp_plat_print, "mongoose: MQTT client stopped: ");
+                    mp_print_strn(&mp_plat_print, (const char *)event->text.ptr, event->text.len, 0, ' ', 0);
+                    mp_print_str(&mp_plat_print, "\n");
                 }
                 break;
             default:
@@ -1360,7 +1426,7 @@ int32_t pg_shim_mqtt_event(uint32_t client, const PgMqttEvent *event) {
         nlr_pop();
         return PG_CALL_OUTCOME_OK;
     }
-    return outcome_of_exception(MP_OBJ_FROM_PTR(nlr.ret_val));
+    return pythongoose_outcome_of_exception(MP_OBJ_FROM_PTR(nlr.ret_val));
 }
 #endif // PYTHONGOOSE_MQTT
 
@@ -1388,6 +1454,7 @@ static void forget_all_roots(void) {
     MP_STATE_VM(pythongoose_auth_callback) = MP_OBJ_NULL;
     MP_STATE_VM(pythongoose_pending_exception) = MP_OBJ_NULL;
     forget_reply_objects();
+    pythongoose_forget_streams();
     #if PYTHONGOOSE_MQTT
     MP_STATE_VM(pythongoose_mqtt_clients) = MP_OBJ_NULL;
     MP_STATE_VM(pythongoose_last_topic) = MP_OBJ_NULL;
@@ -1492,10 +1559,13 @@ static const mp_rom_map_elem_t mongoose_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___init__), MP_ROM_PTR(&mongoose_module_init_obj) },
     { MP_ROM_QSTR(MP_QSTR_init), MP_ROM_PTR(&mongoose_init_obj) },
     { MP_ROM_QSTR(MP_QSTR_route), MP_ROM_PTR(&mongoose_route_obj) },
+    { MP_ROM_QSTR(MP_QSTR_static), MP_ROM_PTR(&mongoose_static_obj) },
     { MP_ROM_QSTR(MP_QSTR_poll), MP_ROM_PTR(&mongoose_poll_obj) },
     { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&mongoose_close_obj) },
     { MP_ROM_QSTR(MP_QSTR_memory), MP_ROM_PTR(&mongoose_memory_obj) },
     { MP_ROM_QSTR(MP_QSTR_Request), MP_ROM_PTR(&pythongoose_type_request) },
+    { MP_ROM_QSTR(MP_QSTR_File), MP_ROM_PTR(&pythongoose_type_file) },
+    { MP_ROM_QSTR(MP_QSTR_Template), MP_ROM_PTR(&pythongoose_type_template) },
     #if PYTHONGOOSE_MQTT
     { MP_ROM_QSTR(MP_QSTR_MQTTclient), MP_ROM_PTR(&pythongoose_type_mqtt_client) },
     #endif

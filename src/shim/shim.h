@@ -1,0 +1,25 @@
+// What the shim's C files share (modmongoose.c: the module, files.c: files and streamed replies).
+// Not part of the Rust boundary: that is include/pythongoose.h.
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "py/obj.h"
+
+#include "pythongoose.h"
+
+PgBytes pythongoose_bytes_of(const void *ptr, size_t len);
+// Raises ValueError for CR, LF or NUL (and, in a name, ':' and ' ', or an empty name).
+void pythongoose_check_header_text(const char *text, size_t len, bool is_name);
+// Formats a dict of reply headers into reply->extra_headers (rooted until Rust copies them).
+void pythongoose_set_reply_headers(mp_obj_t headers, PgReply *reply);
+// What an exception a callback raised means for the event loop (printed, or kept for poll()).
+int32_t pythongoose_outcome_of_exception(mp_obj_t exception);
+
+// files.c: a File or Template a handler returned, into `reply` (false for anything else).
+bool pythongoose_convert_stream_reply(mp_obj_t result, PgReply *reply);
+// files.c: drops every open stream (teardown: the files are closed by the GC's finalisers).
+void pythongoose_forget_streams(void);
+extern const mp_obj_type_t pythongoose_type_file;
+extern const mp_obj_type_t pythongoose_type_template;
