@@ -191,6 +191,28 @@ typedef struct {
   bool auth;
 } PgStaticMount;
 
+// One `mongoose.route(...)`, for `pg_server_add_route`.
+typedef struct {
+  PgBytes pattern;
+  // A mask of `pg_method_bit` values, 0 for any method.
+  uint32_t methods;
+  bool needs_auth;
+  // The handler's slot in the shim's rooted handler list.
+  uint32_t handler_slot;
+  // 0 calls `handler(body_text)`, 1 calls `handler(request)`.
+  uint8_t convention;
+  // The `on_chunk` callback's slot (a streamed upload), or `UINT32_MAX` for none.
+  uint32_t chunk_slot;
+  // This route's body limit in bytes, or -1 for the default (the server's; none for uploads).
+  int64_t max_body;
+} PgRoute;
+
+// The handler slots of a route that `pg_server_add_route` replaced (`UINT32_MAX`: none).
+typedef struct {
+  uint32_t handler_slot;
+  uint32_t chunk_slot;
+} PgReplacedSlots;
+
 // The module's C-heap figures (`mongoose.memory()`).
 typedef struct {
   // Bytes Rust and Mongoose hold now.
@@ -247,6 +269,12 @@ extern int32_t pg_shim_call_handler(uint32_t slot,
                                     uint8_t convention,
                                     const PgRequest *request,
                                     PgReply *reply);
+
+// Runs a streamed upload's `on_chunk(request, chunk)`; returns a `PgCallOutcome` code.
+extern int32_t pg_shim_call_chunk(uint32_t slot,
+                                  const PgRequest *request,
+                                  const uint8_t *chunk,
+                                  uintptr_t chunk_len);
 
 // Runs the auth callback with `(user, password)`; returns a `PgCallOutcome` code:
 // AuthAccepted / AuthRejected, or Failed / Stopping when it raised.
@@ -311,20 +339,12 @@ PgStatus pg_server_start(const PgServerConfig *config);
 // `mount` points to a valid `PgStaticMount` whose byte strings are readable for their lengths.
 PgStatus pg_server_add_static(const PgStaticMount *mount);
 
-// Adds (or replaces) a route. `methods` is a mask of `pg_method_bit` values, 0 for any method;
-// `convention` 0 calls `handler(body_text)`, 1 calls `handler(request)`. When the route replaces
-// one with the same pattern and methods, `*replaced_slot_out` receives the old handler's slot
-// (the shim releases it), else `UINT32_MAX`.
+// Adds (or replaces) a route. When it replaces one with the same pattern and methods, the old
+// route's handler slots go to `*replaced_out` (the shim releases them), else `UINT32_MAX`.
 //
 // # Safety
-// `pattern` points to `pattern_len` readable bytes; `replaced_slot_out` is writable.
-PgStatus pg_server_add_route(const uint8_t *pattern,
-                             uintptr_t pattern_len,
-                             uint32_t methods,
-                             bool needs_auth,
-                             uint32_t handler_slot,
-                             uint8_t convention,
-                             uint32_t *replaced_slot_out);
+// `route` points to a valid `PgRoute` whose pattern is readable; `replaced_out` is writable.
+PgStatus pg_server_add_route(const PgRoute *route, PgReplacedSlots *replaced_out);
 
 // The mask bit of an HTTP method name (GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS), 0 if unknown.
 //

@@ -34,8 +34,12 @@ def route(
     handler: Callable[["Request"], _Reply],
     methods: Union[str, list[str], tuple[str, ...], None] = None,
     auth: bool = True,
+    *,
+    on_chunk: Optional[Callable[["Request", bytes], Any]] = None,
+    max_body_size: Optional[int] = None,
 ) -> Callable[["Request"], _Reply]:
-    """Adds (or replaces) a route: `*` matches in one segment, `#` the rest of the path."""
+    """Adds (or replaces) a route: `*` matches in one segment, `#` the rest of the path. With
+    `on_chunk`, the body streams to `on_chunk(request, chunk)` and `handler` gets an empty body."""
 
 def poll(ms: int = 0) -> None:
     """Runs the event loop once (HTTP server and MQTT clients), waiting at most `ms` ms."""

@@ -48,6 +48,8 @@ extern "C" {
     /// next Python allocation: copy them out before anything else calls the shim).
     /// Returns a `PgCallOutcome` code.
     pub fn pg_shim_call_handler(slot: u32, convention: u8, request: *const PgRequest, reply: *mut PgReply) -> i32;
+    /// Runs a streamed upload's `on_chunk(request, chunk)`; returns a `PgCallOutcome` code.
+    pub fn pg_shim_call_chunk(slot: u32, request: *const PgRequest, chunk: *const u8, chunk_len: usize) -> i32;
     /// Runs the auth callback with `(user, password)`; returns a `PgCallOutcome` code:
     /// AuthAccepted / AuthRejected, or Failed / Stopping when it raised.
     pub fn pg_shim_check_auth(user: *const u8, user_len: usize, password: *const u8, password_len: usize) -> i32;
@@ -100,6 +102,11 @@ mod stand_ins {
 
     #[no_mangle]
     extern "C" fn pg_shim_call_handler(_slot: u32, _convention: u8, _request: *const PgRequest, _reply: *mut PgReply) -> i32 {
+        PgCallOutcome::Failed as i32
+    }
+
+    #[no_mangle]
+    extern "C" fn pg_shim_call_chunk(_slot: u32, _request: *const PgRequest, _chunk: *const u8, _chunk_len: usize) -> i32 {
         PgCallOutcome::Failed as i32
     }
 

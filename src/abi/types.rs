@@ -152,6 +152,32 @@ pub struct PgFileStat {
     pub mtime: u64,
 }
 
+/// One `mongoose.route(...)`, for `pg_server_add_route`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct PgRoute {
+    pub pattern: PgBytes,
+    /// A mask of `pg_method_bit` values, 0 for any method.
+    pub methods: u32,
+    pub needs_auth: bool,
+    /// The handler's slot in the shim's rooted handler list.
+    pub handler_slot: u32,
+    /// 0 calls `handler(body_text)`, 1 calls `handler(request)`.
+    pub convention: u8,
+    /// The `on_chunk` callback's slot (a streamed upload), or `UINT32_MAX` for none.
+    pub chunk_slot: u32,
+    /// This route's body limit in bytes, or -1 for the default (the server's; none for uploads).
+    pub max_body: i64,
+}
+
+/// The handler slots of a route that `pg_server_add_route` replaced (`UINT32_MAX`: none).
+#[repr(C)]
+#[derive(Debug)]
+pub struct PgReplacedSlots {
+    pub handler_slot: u32,
+    pub chunk_slot: u32,
+}
+
 /// One `mongoose.static(prefix, directory, ...)` mount, for `pg_server_add_static`.
 #[repr(C)]
 #[derive(Debug)]

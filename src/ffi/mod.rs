@@ -19,7 +19,9 @@ use crate::http::routes::{CallingConvention, HandlerRef, MethodSet, Route};
 use crate::http::static_files::Mount;
 use crate::net::{event_loop, http_server, NetError};
 use crate::url::UrlRole;
-use crate::abi::types::{PgBytes, PgHeapStats, PgRequest, PgServerConfig, PgStaticMount, PgStatus};
+use crate::abi::types::{
+    PgBytes, PgHeapStats, PgReplacedSlots, PgRequest, PgRoute, PgServerConfig, PgStaticMount, PgStatus,
+};
 
 fn status_of(result: Result<(), NetError>) -> PgStatus {
     match result {
@@ -102,46 +104,50 @@ pub unsafe extern "C" fn pg_server_add_static(mount: *const PgStaticMount) -> Pg
     status_of(http_server::add_static(mount))
 }
 
-/// Adds (or replaces) a route. `methods` is a mask of `pg_method_bit` values, 0 for any method;
-/// `convention` 0 calls `handler(body_text)`, 1 calls `handler(request)`. When the route replaces
-/// one with the same pattern and methods, `*replaced_slot_out` receives the old handler's slot
-/// (the shim releases it), else `UINT32_MAX`.
+/// Adds (or replaces) a route. When it replaces one with the same pattern and methods, the old
+/// route's handler slots go to `*replaced_out` (the shim releases them), else `UINT32_MAX`.
 ///
 /// # Safety
-/// `pattern` points to `pattern_len` readable bytes; `replaced_slot_out` is writable.
+/// `route` points to a valid `PgRoute` whose pattern is readable; `replaced_out` is writable.
 #[no_mangle]
-pub unsafe extern "C" fn pg_server_add_route(
-    pattern: *const u8,
-    pattern_len: usize,
-    methods: u32,
-    needs_auth: bool,
-    handler_slot: u32,
-    convention: u8,
-    replaced_slot_out: *mut u32,
-) -> PgStatus {
+pub unsafe extern "C" fn pg_server_add_route(route: *const PgRoute, replaced_out: *mut PgReplacedSlots) -> PgStatus {
     // SAFETY: per the contract.
-    let Some(replaced_slot_out) = (unsafe { replaced_slot_out.as_mut() }) else { return last_error::null_argument() };
-    *replaced_slot_out = u32::MAX;
+    let (Some(route), Some(replaced_out)) = (unsafe { route.as_ref() }, unsafe { replaced_out.as_mut() }) else {
+        return last_error::null_argument();
+    };
+    *replaced_out = PgReplacedSlots { handler_slot: u32::MAX, chunk_slot: u32::MAX };
     // SAFETY: per the contract.
-    let pattern = unsafe { PgBytes { ptr: pattern, len: pattern_len }.as_slice() };
+    let pattern = unsafe { route.pattern.as_slice() };
     if pattern.is_empty() || pattern.contains(&0) {
         return last_error::set(PgStatus::InvalidArgument, "a route pattern is non-empty and has no NUL");
     }
-    let convention = match convention {
+    let convention = match route.convention {
         0 => CallingConvention::BodyText,
         1 => CallingConvention::Request,
         _ => return last_error::set(PgStatus::InvalidArgument, "unknown calling convention"),
     };
+    let max_body = match route.max_body {
+        -1 => None,
+        limit => match u64::try_from(limit) {
+            Ok(limit) if limit >= 1 => Some(limit),
+            _ => return last_error::set(PgStatus::InvalidArgument, "max_body_size must be >= 1 (or None)"),
+        },
+    };
+    let on_chunk = (route.chunk_slot != u32::MAX)
+        .then_some(HandlerRef { slot: route.chunk_slot, convention: CallingConvention::Request });
     let route = Route {
         pattern: pattern.to_vec(),
-        methods: MethodSet(methods),
-        needs_auth,
-        handler: HandlerRef { slot: handler_slot, convention },
+        methods: MethodSet(route.methods),
+        needs_auth: route.needs_auth,
+        handler: HandlerRef { slot: route.handler_slot, convention },
+        on_chunk,
+        max_body,
     };
     match http_server::add_route(route) {
         Ok(replaced) => {
             if let Some(old) = replaced {
-                *replaced_slot_out = old.slot;
+                replaced_out.handler_slot = old.handler.slot;
+                replaced_out.chunk_slot = old.on_chunk.map_or(u32::MAX, |chunk| chunk.slot);
             }
             PgStatus::Ok
         }
@@ -294,7 +300,7 @@ mod tests {
         let calls: &[RefusedCall] = &[
             // SAFETY (each): null pointers are what the functions must refuse, not dereference.
             ("start", || unsafe { pg_server_start(core::ptr::null()) }),
-            ("route", || unsafe { pg_server_add_route(b"/x".as_ptr(), 2, 0, false, 0, 1, core::ptr::null_mut()) }),
+            ("route", || unsafe { pg_server_add_route(core::ptr::null(), core::ptr::null_mut()) }),
             #[cfg(feature = "mqtt")]
             ("publish", || unsafe { mqtt::pg_mqtt_publish(1, PgBytes::EMPTY, PgBytes::EMPTY, 0, false, core::ptr::null_mut()) }),
             #[cfg(feature = "mqtt")]

@@ -2,6 +2,7 @@
 //! whether it fits the limits, and the bytes of the reply head. No Mongoose, no FFI.
 
 pub mod auth;
+pub mod chunked;
 pub mod limits;
 pub mod reply;
 pub mod routes;

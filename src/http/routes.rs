@@ -56,6 +56,11 @@ pub struct Route {
     pub methods: MethodSet,
     pub needs_auth: bool,
     pub handler: HandlerRef,
+    /// A streamed upload: the body is not buffered but handed to this callback as it arrives
+    /// (`on_chunk(request, chunk)`), then `handler` runs with an empty body.
+    pub on_chunk: Option<HandlerRef>,
+    /// This route's body limit (None: the server's, or none for a streamed upload).
+    pub max_body: Option<u64>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -79,11 +84,11 @@ impl PartialEq for Route {
 impl Eq for Route {}
 
 impl RouteTable {
-    /// Adds a route; one with the same pattern and methods replaces the older one, whose
-    /// handler is returned (its owner may release it).
-    pub fn add(&mut self, route: Route) -> Option<HandlerRef> {
+    /// Adds a route; one with the same pattern and methods replaces the older one, which is
+    /// returned (its owner may release its handlers).
+    pub fn add(&mut self, route: Route) -> Option<Route> {
         match self.routes.iter_mut().find(|r| r.pattern == route.pattern && r.methods == route.methods) {
-            Some(existing) => Some(core::mem::replace(existing, route).handler),
+            Some(existing) => Some(core::mem::replace(existing, route)),
             None => {
                 self.routes.push(route);
                 None
@@ -182,6 +187,8 @@ mod tests {
             methods: MethodSet(methods),
             needs_auth: true,
             handler: HandlerRef { slot, convention: CallingConvention::Request },
+            on_chunk: None,
+            max_body: None,
         }
     }
 
@@ -250,7 +257,7 @@ mod tests {
     fn same_pattern_and_methods_replaces_the_handler() {
         let mut table = RouteTable::default();
         assert_eq!(table.add(route("/a", 0, 0)), None);
-        assert_eq!(table.add(route("/a", 0, 7)).map(|h| h.slot), Some(0));
+        assert_eq!(table.add(route("/a", 0, 7)).map(|old| old.handler.slot), Some(0));
         assert_eq!(table.len(), 1);
         match table.resolve(b"GET", b"/a") {
             Resolution::Found(r) => assert_eq!(r.handler.slot, 7),

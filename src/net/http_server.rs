@@ -3,6 +3,8 @@
 //! resolves routes, checks Basic auth through the Python callback, calls the handler and writes
 //! the reply.
 
+mod upload;
+
 use alloc::vec::Vec;
 use core::ffi::{c_int, c_void, CStr};
 
@@ -33,6 +35,9 @@ struct HttpPolicy {
     auth_enabled: bool,
     /// The CORS header lines every reply carries (empty: CORS is off).
     cors_lines: Vec<u8>,
+    /// Some route streams its body (`on_chunk`) or has a body limit of its own: heads are
+    /// resolved before their body is buffered.
+    body_rules: bool,
 }
 
 /// The running server (its listener lives in the shared event loop's manager).
@@ -93,15 +98,26 @@ pub fn start(listen_url: &CStr, limits: Limits, auth_enabled: bool, cors_origin:
             cors_lines.extend_from_slice(b"Vary: Origin\r\n");
         }
     }
-    let policy = HttpPolicy { routes: RouteTable::default(), statics: StaticTable::default(), limits, auth_enabled, cors_lines };
+    let policy = HttpPolicy {
+        routes: RouteTable::default(),
+        statics: StaticTable::default(),
+        limits,
+        auth_enabled,
+        cors_lines,
+        body_rules: false,
+    };
     // SAFETY: VM-thread only; nothing else borrows SERVER here.
     unsafe { *SERVER.get() = Some(Server { policy }) };
     Ok(())
 }
 
-/// Adds a route; returns the handler it replaced, if any.
-pub fn add_route(route: Route) -> Result<Option<HandlerRef>, NetError> {
-    with_server(|server| server.policy.routes.add(route)).ok_or(NetError::NotStarted)
+/// Adds a route; returns the route it replaced, if any.
+pub fn add_route(route: Route) -> Result<Option<Route>, NetError> {
+    with_server(|server| {
+        server.policy.body_rules |= route.on_chunk.is_some() || route.max_body.is_some();
+        server.policy.routes.add(route)
+    })
+    .ok_or(NetError::NotStarted)
 }
 
 /// Adds (or replaces) a static-file mount.
@@ -116,6 +132,7 @@ pub fn add_static(mount: Mount) -> Result<(), NetError> {
 /// Drops the server's state; the event loop's teardown closes its connections.
 pub fn forget() {
     file_stream::forget_all();
+    upload::forget_all();
     // SAFETY: VM-thread only; called by the teardown, outside any poll.
     unsafe { *SERVER.get() = None };
 }
@@ -145,7 +162,10 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, _eve
             }
             enforce_timeouts(connection, now)
         }
-        mg::MG_EV_CLOSE => file_stream::on_close(connection),
+        mg::MG_EV_CLOSE => {
+            file_stream::on_close(connection);
+            upload::on_close(connection);
+        }
         _ => {}
     }
 }
@@ -172,6 +192,8 @@ fn note_arrival(connection: *mut mg_connection, now: u64) {
             let partial = unsafe { (*connection).recv.len } > 0;
             clock.request_started_ms = match (partial, clock.request_started_ms) {
                 (false, _) => 0,
+                // A streamed upload's timer restarts with each arrival: its whole body may take long.
+                (true, _) if upload::is_uploading(connection) => now.max(1),
                 (true, 0) => now.max(1),
                 (true, started) => started,
             };
@@ -257,6 +279,13 @@ unsafe fn serve_buffered_requests(c: *mut mg_connection) {
         if len == 0 || draining || file_stream::is_streaming(c) {
             return;
         }
+        if upload::is_uploading(c) {
+            // SAFETY: `c` is live, inside the poll.
+            match unsafe { upload::feed(c) } {
+                upload::Fed::Answered => continue,
+                upload::Fed::Waiting | upload::Fed::Stopped => return,
+            }
+        }
         if event_loop::stop_pending() {
             hold_back(c);
             return;
@@ -281,7 +310,25 @@ unsafe fn serve_buffered_requests(c: *mut mg_connection) {
                 chunked: unsafe { header(&mut message, c"Transfer-Encoding") }.is_some(),
             },
         };
-        let Some(limits) = limits() else { return };
+        let Some(mut limits) = limits() else { return };
+        if let ParsedHead::Headers { head_len, chunked, .. } = parsed {
+            if head_len <= limits.max_header_bytes {
+                // SAFETY: `message` points into the live receive buffer.
+                match unsafe { body_rule(&message) } {
+                    BodyRule::Upload(route) => {
+                        // SAFETY: as above.
+                        if !unsafe { upload::start(c, &mut message, head_len, chunked, route) } {
+                            // SAFETY: `c` is live; the refused request is dropped.
+                            unsafe { (*c).recv.len = 0 };
+                            return;
+                        }
+                        continue;
+                    }
+                    BodyRule::Limit(max) => limits.max_body_bytes = usize::try_from(max).unwrap_or(usize::MAX),
+                    BodyRule::Server => {}
+                }
+            }
+        }
         match limits.frame(parsed, len) {
             Framing::Incomplete => return,
             Framing::Reject(status) => {
@@ -308,6 +355,43 @@ unsafe fn serve_buffered_requests(c: *mut mg_connection) {
             }
         }
     }
+}
+
+/// How a request's body is taken, by its route.
+enum BodyRule {
+    /// Buffered whole, within the server's limit.
+    Server,
+    /// Buffered whole, within the route's own limit.
+    Limit(u64),
+    /// Streamed to the route's `on_chunk`.
+    Upload(upload::UploadRoute),
+}
+
+/// The body rule of the route a complete head reaches.
+///
+/// # Safety
+/// `message` points into the live receive buffer.
+unsafe fn body_rule(message: &mg_http_message) -> BodyRule {
+    // SAFETY: per the contract.
+    let (method, path) = unsafe { (mg_str_bytes(&message.method), mg_str_bytes(&message.uri)) };
+    with_server(|server| {
+        if !server.policy.body_rules {
+            return BodyRule::Server;
+        }
+        match server.policy.routes.resolve(method, path) {
+            Resolution::Found(route) => match (route.on_chunk, route.max_body) {
+                (Some(on_chunk), max_body) => BodyRule::Upload(upload::UploadRoute {
+                    on_chunk,
+                    max_body,
+                    check_credentials: route.needs_auth && server.policy.auth_enabled,
+                }),
+                (None, Some(max)) => BodyRule::Limit(max),
+                (None, None) => BodyRule::Server,
+            },
+            _ => BodyRule::Server,
+        }
+    })
+    .unwrap_or(BodyRule::Server)
 }
 
 /// A header's value, looked up case-insensitively.

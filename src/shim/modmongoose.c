@@ -537,6 +537,41 @@ int32_t pg_shim_call_handler(uint32_t slot, uint8_t convention, const PgRequest 
     return outcome;
 }
 
+int32_t pg_shim_call_chunk(uint32_t slot, const PgRequest *request, const uint8_t *chunk, uintptr_t chunk_len) {
+    if (MP_STATE_VM(pythongoose_pending_exception) != MP_OBJ_NULL) {
+        return PG_CALL_OUTCOME_DEFERRED;
+    }
+    mp_obj_t handlers = MP_STATE_VM(pythongoose_handlers);
+    if (handlers == MP_OBJ_NULL) {
+        return PG_CALL_OUTCOME_FAILED;
+    }
+    size_t count;
+    mp_obj_t *items;
+    mp_obj_list_get(handlers, &count, &items);
+    if (slot >= count) {
+        return PG_CALL_OUTCOME_FAILED;
+    }
+    mp_obj_t on_chunk = items[slot];
+    request_obj_t *volatile request_obj = NULL;
+    int32_t outcome;
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        request_obj_t *obj = mp_obj_malloc(request_obj_t, &pythongoose_type_request);
+        obj->request = request;
+        request_obj = obj;
+        mp_obj_t data = mp_obj_new_bytes(chunk, chunk_len);
+        mp_call_function_2(on_chunk, MP_OBJ_FROM_PTR(obj), data);
+        nlr_pop();
+        outcome = PG_CALL_OUTCOME_OK;
+    } else {
+        outcome = pythongoose_outcome_of_exception(MP_OBJ_FROM_PTR(nlr.ret_val));
+    }
+    if (request_obj != NULL) {
+        request_obj->request = NULL; // the request's memory goes away after this call
+    }
+    return outcome;
+}
+
 int32_t pg_shim_check_auth(const uint8_t *user, uintptr_t user_len, const uint8_t *password, uintptr_t password_len) {
     if (MP_STATE_VM(pythongoose_pending_exception) != MP_OBJ_NULL) {
         return PG_CALL_OUTCOME_DEFERRED;
@@ -581,22 +616,47 @@ static uint32_t root_handler(mp_obj_t handler) {
     return (uint32_t)count;
 }
 
-static void add_route(const char *pattern, size_t pattern_len, mp_obj_t handler, uint32_t methods, bool needs_auth,
-    uint8_t convention) {
-    uint32_t slot = root_handler(handler);
-    uint32_t replaced_slot = UINT32_MAX;
-    PgStatus status = pg_server_add_route((const uint8_t *)pattern, pattern_len, methods, needs_auth, slot, convention,
-        &replaced_slot);
+static void release_slot(uint32_t slot) {
     size_t count;
     mp_obj_t *items;
     mp_obj_list_get(MP_STATE_VM(pythongoose_handlers), &count, &items);
-    if (status != PG_STATUS_OK && slot < count) {
-        items[slot] = mp_const_none; // not routed: release it
+    if (slot < count) {
+        items[slot] = mp_const_none;
     }
-    if (replaced_slot < count && replaced_slot != slot) {
-        items[replaced_slot] = mp_const_none; // no route reaches it any more
+}
+
+// Roots the handler (and on_chunk, unless MP_OBJ_NULL) and adds the route; max_body -1: default.
+static void add_route_with(const char *pattern, size_t pattern_len, mp_obj_t handler, uint32_t methods, bool needs_auth,
+    uint8_t convention, mp_obj_t on_chunk, int64_t max_body) {
+    uint32_t slot = root_handler(handler);
+    uint32_t chunk_slot = on_chunk == MP_OBJ_NULL ? UINT32_MAX : root_handler(on_chunk);
+    PgRoute route = {
+        .pattern = bytes_of(pattern, pattern_len),
+        .methods = methods,
+        .needs_auth = needs_auth,
+        .handler_slot = slot,
+        .convention = convention,
+        .chunk_slot = chunk_slot,
+        .max_body = max_body,
+    };
+    PgReplacedSlots replaced = { UINT32_MAX, UINT32_MAX };
+    PgStatus status = pg_server_add_route(&route, &replaced);
+    if (status != PG_STATUS_OK) {
+        release_slot(slot); // not routed: release them
+        release_slot(chunk_slot);
+    }
+    if (replaced.handler_slot != slot && replaced.handler_slot != chunk_slot) {
+        release_slot(replaced.handler_slot); // no route reaches it any more
+    }
+    if (replaced.chunk_slot != slot && replaced.chunk_slot != chunk_slot) {
+        release_slot(replaced.chunk_slot);
     }
     raise_for_status(status);
+}
+
+static void add_route(const char *pattern, size_t pattern_len, mp_obj_t handler, uint32_t methods, bool needs_auth,
+    uint8_t convention) {
+    add_route_with(pattern, pattern_len, handler, methods, needs_auth, convention, MP_OBJ_NULL, -1);
 }
 
 static void forget_callbacks(void) {
@@ -729,12 +789,14 @@ static uint32_t method_bit_of(mp_obj_t name_obj) {
 
 // mongoose.route(pattern, handler, methods=None, auth=True) -> handler
 static mp_obj_t mongoose_route(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
-    enum { ARG_pattern, ARG_handler, ARG_methods, ARG_auth };
+    enum { ARG_pattern, ARG_handler, ARG_methods, ARG_auth, ARG_on_chunk, ARG_max_body_size };
     static const mp_arg_t allowed_args[] = {
         { MP_QSTR_pattern, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_handler, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_methods, MP_ARG_OBJ, {.u_obj = mp_const_none} },
         { MP_QSTR_auth, MP_ARG_BOOL, {.u_bool = true} },
+        { MP_QSTR_on_chunk, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_max_body_size, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
@@ -764,7 +826,19 @@ static mp_obj_t mongoose_route(size_t n_args, const mp_obj_t *pos_args, mp_map_t
             mp_raise_ValueError(MP_ERROR_TEXT("methods is empty"));
         }
     }
-    add_route(pattern, pattern_len, handler, methods, args[ARG_auth].u_bool, CONVENTION_REQUEST);
+    mp_obj_t on_chunk = args[ARG_on_chunk].u_obj == mp_const_none ? MP_OBJ_NULL : args[ARG_on_chunk].u_obj;
+    if (on_chunk != MP_OBJ_NULL) {
+        check_callable(on_chunk, "on_chunk");
+    }
+    int64_t max_body = -1;
+    if (args[ARG_max_body_size].u_obj != mp_const_none) {
+        mp_int_t limit = mp_obj_get_int(args[ARG_max_body_size].u_obj);
+        if (limit < 1) {
+            mp_raise_ValueError(MP_ERROR_TEXT("max_body_size must be >= 1 (or None)"));
+        }
+        max_body = limit;
+    }
+    add_route_with(pattern, pattern_len, handler, methods, args[ARG_auth].u_bool, CONVENTION_REQUEST, on_chunk, max_body);
     return handler;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(mongoose_route_obj, 2, mongoose_route);
