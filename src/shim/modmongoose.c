@@ -487,21 +487,38 @@ static void forget_reply_objects(void) {
     }
 }
 
-int32_t pg_shim_call_handler(uint32_t slot, uint8_t convention, const PgRequest *request, PgReply *reply) {
+// The callback rooted in `slot`; MP_OBJ_NULL when there is none, with the outcome to return
+// (a stop request pending first: the call is deferred to after it).
+static mp_obj_t callback_at(uint32_t slot, int32_t *outcome) {
+    *outcome = PG_CALL_OUTCOME_FAILED;
     if (MP_STATE_VM(pythongoose_pending_exception) != MP_OBJ_NULL) {
-        return PG_CALL_OUTCOME_DEFERRED;
+        *outcome = PG_CALL_OUTCOME_DEFERRED;
+        return MP_OBJ_NULL;
     }
     mp_obj_t handlers = MP_STATE_VM(pythongoose_handlers);
     if (handlers == MP_OBJ_NULL) {
-        return PG_CALL_OUTCOME_FAILED;
+        return MP_OBJ_NULL;
     }
     size_t count;
     mp_obj_t *items;
     mp_obj_list_get(handlers, &count, &items);
-    if (slot >= count) {
-        return PG_CALL_OUTCOME_FAILED;
+    return slot < count ? items[slot] : MP_OBJ_NULL;
+}
+
+// A Request object for `request`; the caller clears its `request` when the call returns to Rust
+// (the request's memory goes away then).
+static request_obj_t *new_request_obj(const PgRequest *request) {
+    request_obj_t *obj = mp_obj_malloc(request_obj_t, &pythongoose_type_request);
+    obj->request = request;
+    return obj;
+}
+
+int32_t pg_shim_call_handler(uint32_t slot, uint8_t convention, const PgRequest *request, PgReply *reply) {
+    int32_t missing;
+    mp_obj_t handler = callback_at(slot, &missing);
+    if (handler == MP_OBJ_NULL) {
+        return missing;
     }
-    mp_obj_t handler = items[slot];
     MP_STATE_VM(pythongoose_pending_stream) = MP_OBJ_NULL; // a File of an earlier reply never opened
     if (convention == CONVENTION_BODY_TEXT
         && !utf8_check(data_of(request->body), request->body.len)) {
@@ -515,8 +532,7 @@ int32_t pg_shim_call_handler(uint32_t slot, uint8_t convention, const PgRequest 
         if (convention == CONVENTION_BODY_TEXT) {
             argument = new_str_of_checked_utf8(request->body);
         } else {
-            request_obj_t *obj = mp_obj_malloc(request_obj_t, &pythongoose_type_request);
-            obj->request = request;
+            request_obj_t *obj = new_request_obj(request);
             request_obj = obj;
             argument = MP_OBJ_FROM_PTR(obj);
         }
@@ -538,26 +554,16 @@ int32_t pg_shim_call_handler(uint32_t slot, uint8_t convention, const PgRequest 
 }
 
 int32_t pg_shim_call_chunk(uint32_t slot, const PgRequest *request, const uint8_t *chunk, uintptr_t chunk_len) {
-    if (MP_STATE_VM(pythongoose_pending_exception) != MP_OBJ_NULL) {
-        return PG_CALL_OUTCOME_DEFERRED;
+    int32_t missing;
+    mp_obj_t on_chunk = callback_at(slot, &missing);
+    if (on_chunk == MP_OBJ_NULL) {
+        return missing;
     }
-    mp_obj_t handlers = MP_STATE_VM(pythongoose_handlers);
-    if (handlers == MP_OBJ_NULL) {
-        return PG_CALL_OUTCOME_FAILED;
-    }
-    size_t count;
-    mp_obj_t *items;
-    mp_obj_list_get(handlers, &count, &items);
-    if (slot >= count) {
-        return PG_CALL_OUTCOME_FAILED;
-    }
-    mp_obj_t on_chunk = items[slot];
     request_obj_t *volatile request_obj = NULL;
     int32_t outcome;
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
-        request_obj_t *obj = mp_obj_malloc(request_obj_t, &pythongoose_type_request);
-        obj->request = request;
+        request_obj_t *obj = new_request_obj(request);
         request_obj = obj;
         mp_obj_t data = mp_obj_new_bytes(chunk, chunk_len);
         mp_call_function_2(on_chunk, MP_OBJ_FROM_PTR(obj), data);
