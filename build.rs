@@ -97,8 +97,8 @@ fn main() {
         .layout_tests(true)
         .derive_default(true)
         .generate_comments(false)
-        .allowlist_function("mg_mgr_init|mg_mgr_poll|mg_mgr_free|mg_listen|mg_http_parse|mg_http_get_header|mg_send|mg_iobuf_del|mg_iobuf_resize|mg_log_set|mg_millis|mg_connect|mg_timer_add|mg_timer_free|mg_wakeup|mg_close_conn|mg_random|mg_io_send")
-        .allowlist_type("mg_mgr|mg_connection|mg_http_message|mg_str|mg_iobuf")
+        .allowlist_function("mg_mgr_init|mg_mgr_poll|mg_mgr_free|mg_listen|mg_http_parse|mg_http_get_header|mg_send|mg_iobuf_del|mg_iobuf_resize|mg_log_set|mg_millis|mg_connect|mg_timer_add|mg_timer_free|mg_wakeup|mg_close_conn|mg_random|mg_io_send|mg_ws_upgrade|mg_ws_send")
+        .allowlist_type("mg_mgr|mg_connection|mg_http_message|mg_str|mg_iobuf|mg_ws_message")
         .allowlist_item("mg_event|MG_LL_.*|MG_MAX_HTTP_HEADERS|MG_DATA_SIZE")
         .prepend_enum_name(false);
     if let Some(dir) = &board_dir {
@@ -117,7 +117,7 @@ fn main() {
 }
 
 /// The structs whose layout Rust relies on (it reads or writes their fields, or embeds them).
-const CHECKED_STRUCTS: &[&str] = &["mg_str", "mg_iobuf", "mg_http_header", "mg_http_message", "mg_addr", "mg_connection", "mg_mgr"];
+const CHECKED_STRUCTS: &[&str] = &["mg_str", "mg_iobuf", "mg_http_header", "mg_http_message", "mg_addr", "mg_connection", "mg_mgr", "mg_ws_message"];
 
 /// Writes `pythongoose_layout.h`: one `_Static_assert` per size and field offset of `CHECKED_STRUCTS`
 /// as bindgen (libclang, for this target and these defines) computed them, the same numbers the

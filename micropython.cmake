@@ -60,6 +60,7 @@ add_library(usermod_pythongoose INTERFACE)
 target_sources(usermod_pythongoose INTERFACE
     ${PYTHONGOOSE_DIR}/src/shim/modmongoose.c
     ${PYTHONGOOSE_DIR}/src/shim/files.c
+    ${PYTHONGOOSE_DIR}/src/shim/push.c
     ${PYTHONGOOSE_DIR}/src/shim/layout_check.c
     ${PYTHONGOOSE_MONGOOSE_DIR}/mongoose.c
 )

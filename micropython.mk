@@ -4,7 +4,7 @@ PYTHONGOOSE_DIR := $(USERMOD_DIR)
 PYTHONGOOSE_LIB ?= $(PYTHONGOOSE_DIR)/target/release/libpythongoose.a
 
 # Only the shim is scanned for QSTRs, module registration and root pointers.
-SRC_USERMOD_C += $(PYTHONGOOSE_DIR)/src/shim/modmongoose.c $(PYTHONGOOSE_DIR)/src/shim/files.c
+SRC_USERMOD_C += $(PYTHONGOOSE_DIR)/src/shim/modmongoose.c $(PYTHONGOOSE_DIR)/src/shim/files.c $(PYTHONGOOSE_DIR)/src/shim/push.c
 CFLAGS_USERMOD += -I$(PYTHONGOOSE_DIR)/include
 # 0: HTTP-only module (build the Rust library with --no-default-features --features mongoose).
 PYTHONGOOSE_MQTT ?= 1

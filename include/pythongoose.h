@@ -53,6 +53,8 @@ typedef enum {
   PG_STATUS_HOST_NOT_FOUND = 9,
   // The memory budget (`pg_heap_set_limit`) or the heap cannot hold what was asked.
   PG_STATUS_OUT_OF_MEMORY = 10,
+  // A WebSocket or SSE peer that is closed (or was dropped for reading too slowly).
+  PG_STATUS_PEER_CLOSED = 11,
 } PgStatus;
 
 // How `pg_mqtt_wait_connected` ended.
@@ -105,6 +107,34 @@ typedef enum {
   PG_FILE_KIND_DIRECTORY = 2,
 } PgFileKind;
 
+// What a push endpoint serves (`PgPushEndpoint::kind`, `PgPushEvent::peer_kind`).
+typedef enum {
+  // `mongoose.websocket(...)`.
+  PG_PUSH_KIND_WEB_SOCKET = 0,
+  // `mongoose.sse(...)`: Server-Sent Events.
+  PG_PUSH_KIND_EVENT_STREAM = 1,
+} PgPushKind;
+
+// What happened to a WebSocket or SSE peer, for its Python callbacks (`PgPushEvent::kind`).
+typedef enum {
+  // A peer connected: `path`, `query` are set; the shim makes its Python object.
+  PG_PUSH_EVENT_KIND_OPENED = 0,
+  // A message arrived: `data`, `binary`.
+  PG_PUSH_EVENT_KIND_MESSAGE = 1,
+  // The peer is gone: `code` (WebSocket close code); the shim forgets its object.
+  PG_PUSH_EVENT_KIND_CLOSED = 2,
+} PgPushEventKind;
+
+// What `ws.send`, `stream.send` and `broadcast` send (`PgPushMessage::kind`).
+typedef enum {
+  // A text frame; to an event stream, an event without a name.
+  PG_PUSH_PAYLOAD_TEXT = 0,
+  // A binary frame (WebSocket only).
+  PG_PUSH_PAYLOAD_BINARY = 1,
+  // An SSE event with an optional name and id; to a WebSocket, a text frame of `data`.
+  PG_PUSH_PAYLOAD_EVENT = 2,
+} PgPushPayload;
+
 // A borrowed byte string: `len` bytes at `ptr` (`ptr` may be null when `len` is 0).
 typedef struct {
   const uint8_t *ptr;
@@ -139,6 +169,22 @@ typedef struct {
   // The file of a streamed reply (`File(path)`, `Template(path, values)`).
   PgBytes stream_path;
 } PgReply;
+
+// One event of a push peer.
+typedef struct {
+  // A `PgPushEventKind` value.
+  uint8_t kind;
+  // A `PgPushKind` value.
+  uint8_t peer_kind;
+  uint32_t peer;
+  // The callback to run (`UINT32_MAX`: none, the event only updates the object).
+  uint32_t callback_slot;
+  PgBytes path;
+  PgBytes query;
+  PgBytes data;
+  bool binary;
+  uint16_t code;
+} PgPushEvent;
 
 typedef struct {
   PgMqttEventKind kind;
@@ -262,6 +308,33 @@ typedef struct {
   uint8_t qos;
 } PgMqttFilter;
 
+// One `mongoose.websocket(...)` or `mongoose.sse(...)` endpoint, for `pg_push_add_endpoint`.
+typedef struct {
+  PgBytes pattern;
+  // A `PgPushKind` value.
+  uint8_t kind;
+  bool needs_auth;
+  // Callback slots in the shim's rooted handler list, `UINT32_MAX` for none.
+  uint32_t on_open_slot;
+  uint32_t on_message_slot;
+  uint32_t on_close_slot;
+  // WebSocket: the largest message accepted (bigger: closed with 1009).
+  uint32_t max_message_size;
+  // WebSocket: ping interval; SSE: keepalive comment interval (seconds, 0: never).
+  uint32_t interval_s;
+} PgPushEndpoint;
+
+// A message for push peers.
+typedef struct {
+  // A `PgPushPayload` value.
+  uint8_t kind;
+  PgBytes data;
+  bool has_event;
+  PgBytes event;
+  bool has_id;
+  PgBytes id;
+} PgPushMessage;
+
 // Calls the handler in `slot` with `request`, filling `reply` (pointers stay valid until the
 // next Python allocation: copy them out before anything else calls the shim).
 // Returns a `PgCallOutcome` code.
@@ -269,6 +342,10 @@ extern int32_t pg_shim_call_handler(uint32_t slot,
                                     uint8_t convention,
                                     const PgRequest *request,
                                     PgReply *reply);
+
+// Hands a WebSocket/SSE peer's event to Python (makes or forgets its object, runs the
+// callback); returns a `PgCallOutcome` code.
+extern int32_t pg_shim_push_event(const PgPushEvent *event);
 
 // Runs a streamed upload's `on_chunk(request, chunk)`; returns a `PgCallOutcome` code.
 extern int32_t pg_shim_call_chunk(uint32_t slot,
@@ -450,6 +527,34 @@ bool pg_mqtt_is_connected(uint32_t client);
 
 // QoS>0 publishes not yet acknowledged (in flight and queued).
 uintptr_t pg_mqtt_pending(uint32_t client);
+
+// Adds (or replaces, same pattern) a WebSocket or SSE endpoint of the running server.
+//
+// # Safety
+// `endpoint` points to a valid `PgPushEndpoint` whose pattern is readable.
+PgStatus pg_push_add_endpoint(const PgPushEndpoint *endpoint);
+
+// Sends to one peer. `PeerClosed` when it is closed, or was just dropped for reading too slowly.
+//
+// # Safety
+// `message` points to a valid `PgPushMessage` whose byte strings are readable.
+PgStatus pg_push_send(uint32_t peer, const PgPushMessage *message);
+
+// Sends to every open peer of the endpoint registered with `pattern`; the count goes to
+// `*sent_out`.
+//
+// # Safety
+// `pattern` and `message` are readable; `sent_out` is writable.
+PgStatus pg_push_broadcast(PgBytes pattern, const PgPushMessage *message, uint32_t *sent_out);
+
+// Starts closing a peer (a WebSocket gets a close frame with `code` and `reason`).
+//
+// # Safety
+// `reason` is readable.
+void pg_push_close(uint32_t peer, uint16_t code, PgBytes reason);
+
+// Whether a peer is open (not closed, closing, or dropped).
+bool pg_push_is_open(uint32_t peer);
 
 // Mongoose's allocator (`MG_ENABLE_CUSTOM_CALLOC`): zeroed, budgeted.
 void *mg_calloc(uintptr_t count, uintptr_t size);

@@ -52,6 +52,50 @@ def memory(limit: Optional[int] = None) -> Dict[str, int]:
     budget for what network input may make it allocate (0: none)."""
     ...
 
+def websocket(
+    pattern: str,
+    on_message: Callable[["WebSocket", Union[str, bytes]], Any],
+    *,
+    on_open: Optional[Callable[["WebSocket"], Any]] = None,
+    on_close: Optional[Callable[["WebSocket", int], Any]] = None,
+    auth: bool = True,
+    max_message_size: int = 16384,
+    ping_interval_s: int = 20,
+) -> None:
+    """Accepts WebSocket upgrades on `pattern`: text frames arrive as str, binary as bytes."""
+
+def sse(
+    pattern: str,
+    *,
+    on_open: Optional[Callable[["EventStream"], Any]] = None,
+    on_close: Optional[Callable[["EventStream"], Any]] = None,
+    auth: bool = True,
+    keepalive_s: int = 15,
+) -> None:
+    """Serves Server-Sent Events streams on `pattern`."""
+
+def broadcast(pattern: str, data: Union[str, _Buffer], *, event: Optional[str] = None) -> int:
+    """Sends to every open WebSocket/SSE peer of the endpoint registered with `pattern`;
+    returns how many got it (a peer reading too slowly is dropped, not counted)."""
+
+class WebSocket:
+    id: int
+    path: str
+    query: str
+    is_open: bool
+
+    def send(self, data: Union[str, _Buffer]) -> None: ...
+    def close(self, code: int = 1000, reason: Optional[str] = None) -> None: ...
+
+class EventStream:
+    id: int
+    path: str
+    query: str
+    is_open: bool
+
+    def send(self, data: str, event: Optional[str] = None, id: Optional[str] = None) -> None: ...
+    def close(self) -> None: ...
+
 class File:
     """A handler's reply: the file at `path`, streamed (same rules as static files)."""
 

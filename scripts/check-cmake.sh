@@ -38,10 +38,11 @@ check "py/usermod.cmake found the module" grep -q "Found User C Module(s): userm
 sources="$b/usermod-sources.txt"
 check "QSTR-scanned sources hold the shim" grep -qx "$root/src/shim/modmongoose.c" "$sources"
 check "QSTR-scanned sources hold the shim's files part" grep -qx "$root/src/shim/files.c" "$sources"
+check "QSTR-scanned sources hold the shim's push part" grep -qx "$root/src/shim/push.c" "$sources"
 check "sources hold Mongoose's C" grep -qx "$root/third_party/mongoose/mongoose.c" "$sources"
 check "sources hold the layout check" grep -qx "$root/src/shim/layout_check.c" "$sources"
 build_make="$b/CMakeFiles/__idf_main.dir/build.make"
-for object in src/shim/modmongoose.c.o src/shim/files.c.o src/shim/layout_check.c.o third_party/mongoose/mongoose.c.o; do
+for object in src/shim/modmongoose.c.o src/shim/files.c.o src/shim/push.c.o src/shim/layout_check.c.o third_party/mongoose/mongoose.c.o; do
   check "the main component compiles $object" grep -q "^CMakeFiles/__idf_main.dir/.*$object:" "$build_make"
 done
 check "mongoose.c is compiled without warnings (-w), as build.rs does" \

@@ -3,7 +3,7 @@
 
 #[cfg(feature = "mqtt")]
 use super::types::PgMqttEvent;
-use super::types::{PgBytes, PgFileStat, PgReply, PgRequest};
+use super::types::{PgBytes, PgFileStat, PgPushEvent, PgReply, PgRequest};
 
 /// Outcomes of the shim's protected calls (returned as `int32_t`: C may return any value, so
 /// Rust compares numbers instead of trusting an enum it did not create).
@@ -48,6 +48,9 @@ extern "C" {
     /// next Python allocation: copy them out before anything else calls the shim).
     /// Returns a `PgCallOutcome` code.
     pub fn pg_shim_call_handler(slot: u32, convention: u8, request: *const PgRequest, reply: *mut PgReply) -> i32;
+    /// Hands a WebSocket/SSE peer's event to Python (makes or forgets its object, runs the
+    /// callback); returns a `PgCallOutcome` code.
+    pub fn pg_shim_push_event(event: *const PgPushEvent) -> i32;
     /// Runs a streamed upload's `on_chunk(request, chunk)`; returns a `PgCallOutcome` code.
     pub fn pg_shim_call_chunk(slot: u32, request: *const PgRequest, chunk: *const u8, chunk_len: usize) -> i32;
     /// Runs the auth callback with `(user, password)`; returns a `PgCallOutcome` code:
@@ -98,11 +101,16 @@ mod stand_ins {
     use super::PgCallOutcome;
     #[cfg(feature = "mqtt")]
     use crate::abi::types::PgMqttEvent;
-    use crate::abi::types::{PgBytes, PgFileStat, PgReply, PgRequest};
+    use crate::abi::types::{PgBytes, PgFileStat, PgPushEvent, PgReply, PgRequest};
 
     #[no_mangle]
     extern "C" fn pg_shim_call_handler(_slot: u32, _convention: u8, _request: *const PgRequest, _reply: *mut PgReply) -> i32 {
         PgCallOutcome::Failed as i32
+    }
+
+    #[no_mangle]
+    extern "C" fn pg_shim_push_event(_event: *const PgPushEvent) -> i32 {
+        PgCallOutcome::Ok as i32
     }
 
     #[no_mangle]

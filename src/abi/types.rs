@@ -27,6 +27,8 @@ pub enum PgStatus {
     HostNotFound = 9,
     /// The memory budget (`pg_heap_set_limit`) or the heap cannot hold what was asked.
     OutOfMemory = 10,
+    /// A WebSocket or SSE peer that is closed (or was dropped for reading too slowly).
+    PeerClosed = 11,
 }
 
 /// The module's C-heap figures (`mongoose.memory()`).
@@ -176,6 +178,89 @@ pub struct PgRoute {
 pub struct PgReplacedSlots {
     pub handler_slot: u32,
     pub chunk_slot: u32,
+}
+
+/// What a push endpoint serves (`PgPushEndpoint::kind`, `PgPushEvent::peer_kind`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PgPushKind {
+    /// `mongoose.websocket(...)`.
+    WebSocket = 0,
+    /// `mongoose.sse(...)`: Server-Sent Events.
+    EventStream = 1,
+}
+
+/// One `mongoose.websocket(...)` or `mongoose.sse(...)` endpoint, for `pg_push_add_endpoint`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct PgPushEndpoint {
+    pub pattern: PgBytes,
+    /// A `PgPushKind` value.
+    pub kind: u8,
+    pub needs_auth: bool,
+    /// Callback slots in the shim's rooted handler list, `UINT32_MAX` for none.
+    pub on_open_slot: u32,
+    pub on_message_slot: u32,
+    pub on_close_slot: u32,
+    /// WebSocket: the largest message accepted (bigger: closed with 1009).
+    pub max_message_size: u32,
+    /// WebSocket: ping interval; SSE: keepalive comment interval (seconds, 0: never).
+    pub interval_s: u32,
+}
+
+/// What happened to a WebSocket or SSE peer, for its Python callbacks (`PgPushEvent::kind`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PgPushEventKind {
+    /// A peer connected: `path`, `query` are set; the shim makes its Python object.
+    Opened = 0,
+    /// A message arrived: `data`, `binary`.
+    Message = 1,
+    /// The peer is gone: `code` (WebSocket close code); the shim forgets its object.
+    Closed = 2,
+}
+
+/// One event of a push peer.
+#[repr(C)]
+#[derive(Debug)]
+pub struct PgPushEvent {
+    /// A `PgPushEventKind` value.
+    pub kind: u8,
+    /// A `PgPushKind` value.
+    pub peer_kind: u8,
+    pub peer: u32,
+    /// The callback to run (`UINT32_MAX`: none, the event only updates the object).
+    pub callback_slot: u32,
+    pub path: PgBytes,
+    pub query: PgBytes,
+    pub data: PgBytes,
+    pub binary: bool,
+    pub code: u16,
+}
+
+/// What `ws.send`, `stream.send` and `broadcast` send (`PgPushMessage::kind`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PgPushPayload {
+    /// A text frame; to an event stream, an event without a name.
+    Text = 0,
+    /// A binary frame (WebSocket only).
+    Binary = 1,
+    /// An SSE event with an optional name and id; to a WebSocket, a text frame of `data`.
+    Event = 2,
+}
+
+/// A message for push peers.
+#[repr(C)]
+#[derive(Debug)]
+pub struct PgPushMessage {
+    /// A `PgPushPayload` value.
+    pub kind: u8,
+    pub data: PgBytes,
+    pub has_event: bool,
+    pub event: PgBytes,
+    pub has_id: bool,
+    pub id: PgBytes,
 }
 
 /// One `mongoose.static(prefix, directory, ...)` mount, for `pg_server_add_static`.

@@ -8,6 +8,7 @@
 mod last_error;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
+pub mod push;
 
 #[cfg(test)]
 mod header_drift;
@@ -49,6 +50,7 @@ pub extern "C" fn pg_status_message(status: PgStatus) -> *const c_char {
         PgStatus::MqttNoSuchClient => c"the MQTT client is not running: call connect() first",
         PgStatus::HostNotFound => c"cannot resolve the host name",
         PgStatus::OutOfMemory => c"not enough memory (see mongoose.memory())",
+        PgStatus::PeerClosed => c"the connection is closed",
     };
     text.as_ptr()
 }

@@ -6,5 +6,6 @@ pub mod chunked;
 pub mod limits;
 pub mod reply;
 pub mod routes;
+pub mod sse;
 pub mod static_files;
 pub mod template;

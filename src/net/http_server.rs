@@ -11,6 +11,7 @@ use core::ffi::{c_int, c_void, CStr};
 use super::event_loop;
 use super::file_stream::{self, OpenError, Pumped};
 use super::mongoose::{self as mg, mg_connection, mg_http_message};
+use super::push;
 use crate::abi::shim::{self, PgCallOutcome};
 use super::{mg_str_bytes, send_now, VmThreadCell};
 use super::NetError;
@@ -131,13 +132,14 @@ pub fn add_static(mount: Mount) -> Result<(), NetError> {
 
 /// Drops the server's state; the event loop's teardown closes its connections.
 pub fn forget() {
+    push::forget_all();
     file_stream::forget_all();
     upload::forget_all();
     // SAFETY: VM-thread only; called by the teardown, outside any poll.
     unsafe { *SERVER.get() = None };
 }
 
-unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, _event_data: *mut c_void) {
+unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, event_data: *mut c_void) {
     // A connection of a server that was closed (teardown in progress) is left alone.
     if connection.is_null() || !is_running() {
         return;
@@ -145,6 +147,14 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, _eve
     let now = event_loop::now_ms();
     match event as u32 {
         mg::MG_EV_ACCEPT => set_clock(connection, ConnectionClock { last_activity_ms: now, request_started_ms: 0 }),
+        // A WebSocket or event-stream peer: its bytes are not HTTP requests any more.
+        mg::MG_EV_READ if push::is_peer(connection) => push::on_read(connection),
+        mg::MG_EV_WS_MSG => {
+            // SAFETY: Mongoose passes a live connection and its message for this event.
+            unsafe { push::on_message(connection, event_data as *const mg::mg_ws_message) }
+        }
+        // SAFETY: as above.
+        mg::MG_EV_WS_CTL => unsafe { push::on_control(connection, event_data as *const mg::mg_ws_message) },
         mg::MG_EV_READ => {
             // SAFETY: Mongoose passes a live connection to its own handler.
             unsafe { serve_buffered_requests(connection) };
@@ -152,6 +162,8 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, _eve
         }
         // SAFETY: as above.
         mg::MG_EV_WRITE if unsafe { (*connection).is_accepted() } != 0 => continue_stream(connection, now),
+        // SAFETY: as above.
+        mg::MG_EV_POLL if push::is_peer(connection) => push::on_poll(connection),
         // SAFETY: as above.
         mg::MG_EV_POLL if unsafe { (*connection).is_accepted() } != 0 => {
             continue_stream(connection, now);
@@ -165,6 +177,7 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, _eve
         mg::MG_EV_CLOSE => {
             file_stream::on_close(connection);
             upload::on_close(connection);
+            push::on_close(connection);
         }
         _ => {}
     }
@@ -276,7 +289,7 @@ unsafe fn serve_buffered_requests(c: *mut mg_connection) {
     loop {
         // SAFETY: `c` is live; we read its receive buffer fields.
         let (buf, len, draining) = unsafe { ((*c).recv.buf, (*c).recv.len, (*c).is_draining() != 0) };
-        if len == 0 || draining || file_stream::is_streaming(c) {
+        if len == 0 || draining || file_stream::is_streaming(c) || push::is_peer(c) {
             return;
         }
         if upload::is_uploading(c) {
@@ -458,6 +471,24 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
         extra.extend_from_slice(b"\r\n");
         reply_to.send(&ReplyHead { status: 204, content_type: b"", content_length: 0, extra_headers: &extra, server_headers: b"", close }, b"");
         return Served::Replied { close };
+    }
+
+    if method == b"GET" {
+        if let Some((index, _, needs_auth)) = push::find_endpoint(path) {
+            if needs_auth && with_server(|server| server.policy.auth_enabled) == Some(true) {
+                // SAFETY: `message` points into the live buffer.
+                if let Err(served) = unsafe { check_auth(message, &reply_to) } {
+                    return served;
+                }
+            }
+            let cors = with_server(|server| server.policy.cors_lines.clone()).unwrap_or_default();
+            // SAFETY: as above.
+            if unsafe { push::open(c, message, index, &cors) } {
+                return Served::Replied { close: false };
+            }
+            reply_to.text(400, b"Bad Request: a WebSocket handshake was expected", b"");
+            return Served::Replied { close };
+        }
     }
 
     // Resolve with a short borrow of the policy, copying out what the rest needs. Explicit

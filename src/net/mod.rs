@@ -5,6 +5,7 @@
 pub mod event_loop;
 pub mod file_stream;
 pub mod http_server;
+pub mod push;
 #[cfg(feature = "mqtt")]
 pub mod mqtt_client;
 /// A build without MQTT (`--no-default-features --features mongoose`): no clients, no timers.

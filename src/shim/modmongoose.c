@@ -115,7 +115,7 @@ static void raise_pending_exception(void);
 
 // Raises what a call into Rust left: first a KeyboardInterrupt/SystemExit a callback raised
 // during it, then the Python exception that matches its status (returns on PG_STATUS_OK).
-static void raise_for_status(PgStatus status) {
+void pythongoose_raise_for_status(PgStatus status) {
     raise_pending_exception();
     const mp_obj_type_t *type;
     switch (status) {
@@ -129,6 +129,7 @@ static void raise_for_status(PgStatus status) {
         case PG_STATUS_INVALID_ARGUMENT:
             mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("mongoose: %s"), pg_last_error_message());
         case PG_STATUS_LISTEN_FAILED:
+        case PG_STATUS_PEER_CLOSED:
         #if PYTHONGOOSE_MQTT
         case PG_STATUS_MQTT_NOT_CONNECTED:
         case PG_STATUS_MQTT_QUEUE_FULL:
@@ -600,14 +601,14 @@ int32_t pg_shim_check_auth(const uint8_t *user, uintptr_t user_len, const uint8_
 // ---------------------------------------------------------------------------------------------
 // Module functions.
 
-static void check_callable(mp_obj_t obj, const char *what) {
+void pythongoose_check_callable(mp_obj_t obj, const char *what) {
     if (!mp_obj_is_callable(obj)) {
         mp_raise_msg_varg(&mp_type_TypeError, MP_ERROR_TEXT("%s must be callable"), what);
     }
 }
 
 // Puts `handler` in the rooted handler list (reusing a released slot); returns its slot.
-static uint32_t root_handler(mp_obj_t handler) {
+uint32_t pythongoose_root_handler(mp_obj_t handler) {
     mp_obj_t handlers = MP_STATE_VM(pythongoose_handlers);
     size_t count;
     mp_obj_t *items;
@@ -634,8 +635,8 @@ static void release_slot(uint32_t slot) {
 // Roots the handler (and on_chunk, unless MP_OBJ_NULL) and adds the route; max_body -1: default.
 static void add_route_with(const char *pattern, size_t pattern_len, mp_obj_t handler, uint32_t methods, bool needs_auth,
     uint8_t convention, mp_obj_t on_chunk, int64_t max_body) {
-    uint32_t slot = root_handler(handler);
-    uint32_t chunk_slot = on_chunk == MP_OBJ_NULL ? UINT32_MAX : root_handler(on_chunk);
+    uint32_t slot = pythongoose_root_handler(handler);
+    uint32_t chunk_slot = on_chunk == MP_OBJ_NULL ? UINT32_MAX : pythongoose_root_handler(on_chunk);
     PgRoute route = {
         .pattern = bytes_of(pattern, pattern_len),
         .methods = methods,
@@ -657,7 +658,7 @@ static void add_route_with(const char *pattern, size_t pattern_len, mp_obj_t han
     if (replaced.chunk_slot != slot && replaced.chunk_slot != chunk_slot) {
         release_slot(replaced.chunk_slot);
     }
-    raise_for_status(status);
+    pythongoose_raise_for_status(status);
 }
 
 static void add_route(const char *pattern, size_t pattern_len, mp_obj_t handler, uint32_t methods, bool needs_auth,
@@ -669,6 +670,7 @@ static void forget_callbacks(void) {
     MP_STATE_VM(pythongoose_handlers) = MP_OBJ_NULL;
     MP_STATE_VM(pythongoose_auth_callback) = MP_OBJ_NULL;
     pythongoose_forget_streams();
+    pythongoose_forget_push_peers();
 }
 
 // mongoose.init(api=None, auth=None, *, url="http://0.0.0.0:8000", max_header_size=8192,
@@ -693,10 +695,10 @@ static mp_obj_t mongoose_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
     mp_obj_t api = args[ARG_api].u_obj;
     mp_obj_t auth = args[ARG_auth].u_obj;
     if (pg_server_is_running()) {
-        raise_for_status(PG_STATUS_ALREADY_STARTED);
+        pythongoose_raise_for_status(PG_STATUS_ALREADY_STARTED);
     }
     if (api != mp_const_none && !mp_obj_is_type(api, &mp_type_dict)) {
-        check_callable(api, "api (a function, or a dict of endpoint names to functions)");
+        pythongoose_check_callable(api, "api (a function, or a dict of endpoint names to functions)");
     }
     if (mp_obj_is_type(api, &mp_type_dict)) {
         mp_map_t *map = mp_obj_dict_get_map(api);
@@ -707,12 +709,12 @@ static mp_obj_t mongoose_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
                 if (len == 0 || memchr(name, '/', len) != NULL || memchr(name, '\0', len) != NULL) {
                     mp_raise_ValueError(MP_ERROR_TEXT("endpoint names must be non-empty and contain no '/'"));
                 }
-                check_callable(map->table[i].value, "each endpoint handler");
+                pythongoose_check_callable(map->table[i].value, "each endpoint handler");
             }
         }
     }
     if (auth != mp_const_none) {
-        check_callable(auth, "auth");
+        pythongoose_check_callable(auth, "auth");
     }
     const char *url = DEFAULT_LISTEN_URL;
     if (args[ARG_url].u_obj != mp_const_none) {
@@ -760,7 +762,7 @@ static mp_obj_t mongoose_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
         if (status == PG_STATUS_LISTEN_FAILED) {
             mp_raise_msg_varg(&mp_type_OSError, MP_ERROR_TEXT("mongoose: cannot listen on %s"), url);
         }
-        raise_for_status(status);
+        pythongoose_raise_for_status(status);
     }
     if (mp_obj_is_type(api, &mp_type_dict)) {
         mp_map_t *map = mp_obj_dict_get_map(api);
@@ -808,7 +810,7 @@ static mp_obj_t mongoose_route(size_t n_args, const mp_obj_t *pos_args, mp_map_t
     mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
 
     if (!pg_server_is_running()) {
-        raise_for_status(PG_STATUS_NOT_STARTED);
+        pythongoose_raise_for_status(PG_STATUS_NOT_STARTED);
     }
     size_t pattern_len;
     const char *pattern = mp_obj_str_get_data(args[ARG_pattern].u_obj, &pattern_len);
@@ -817,7 +819,7 @@ static mp_obj_t mongoose_route(size_t n_args, const mp_obj_t *pos_args, mp_map_t
         mp_raise_ValueError(MP_ERROR_TEXT("a route pattern starts with '/' (or a wildcard) and has no NUL"));
     }
     mp_obj_t handler = args[ARG_handler].u_obj;
-    check_callable(handler, "handler");
+    pythongoose_check_callable(handler, "handler");
     uint32_t methods = 0;
     mp_obj_t methods_obj = args[ARG_methods].u_obj;
     if (mp_obj_is_str(methods_obj)) {
@@ -834,7 +836,7 @@ static mp_obj_t mongoose_route(size_t n_args, const mp_obj_t *pos_args, mp_map_t
     }
     mp_obj_t on_chunk = args[ARG_on_chunk].u_obj == mp_const_none ? MP_OBJ_NULL : args[ARG_on_chunk].u_obj;
     if (on_chunk != MP_OBJ_NULL) {
-        check_callable(on_chunk, "on_chunk");
+        pythongoose_check_callable(on_chunk, "on_chunk");
     }
     int64_t max_body = -1;
     if (args[ARG_max_body_size].u_obj != mp_const_none) {
@@ -880,7 +882,7 @@ static mp_obj_t mongoose_static(size_t n_args, const mp_obj_t *pos_args, mp_map_
         .max_age_s = (uint32_t)max_age,
         .auth = args[ARG_auth].u_bool,
     };
-    raise_for_status(pg_server_add_static(&mount));
+    pythongoose_raise_for_status(pg_server_add_static(&mount));
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(mongoose_static_obj, 2, mongoose_static);
@@ -897,7 +899,7 @@ static void poll_once(int ms) {
         mp_raise_msg(&mp_type_RuntimeError,
             MP_ERROR_TEXT("mongoose: nothing to poll: call mongoose.init() or connect an MQTTclient first"));
     }
-    raise_for_status(status);
+    pythongoose_raise_for_status(status);
 }
 
 // mongoose.poll(ms=0): runs the event loop once, waiting at most ms milliseconds for I/O.
@@ -921,7 +923,7 @@ static void forget_mqtt_clients(void) {
 // mongoose.close(): closes the HTTP server, every MQTT client and every connection; init() and
 // connect() may be called again afterwards.
 static mp_obj_t mongoose_close(void) {
-    raise_for_status(pg_close());
+    pythongoose_raise_for_status(pg_close());
     forget_callbacks();
     forget_mqtt_clients();
     MP_STATE_VM(pythongoose_pending_exception) = MP_OBJ_NULL;
@@ -960,7 +962,7 @@ static mp_obj_t mqtt_client_make_new(const mp_obj_type_t *type, size_t n_args, s
     static const char *const names[] = { "on_connect", "on_publish", "on_disconnect", "on_status" };
     for (size_t i = 0; i < MP_ARRAY_SIZE(allowed_args); i++) {
         if (args[i].u_obj != mp_const_none) {
-            check_callable(args[i].u_obj, names[i]);
+            pythongoose_check_callable(args[i].u_obj, names[i]);
         }
     }
     mqtt_client_obj_t *self = mp_obj_malloc(mqtt_client_obj_t, type);
@@ -1037,7 +1039,7 @@ static uint8_t qos_arg(mp_int_t qos) {
 static mqtt_client_obj_t *running_client(mp_obj_t self_in) {
     mqtt_client_obj_t *self = MP_OBJ_TO_PTR(self_in);
     if (self->client < 0) {
-        raise_for_status(PG_STATUS_MQTT_NO_SUCH_CLIENT);
+        pythongoose_raise_for_status(PG_STATUS_MQTT_NO_SUCH_CLIENT);
     }
     return self;
 }
@@ -1236,12 +1238,12 @@ static mp_obj_t mqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_
     PgStatus status = pg_mqtt_connect(&config, client);
     if (status != PG_STATUS_OK) {
         mqtt_client_of(client, true); // not created: unroot it
-        raise_for_status(status);
+        pythongoose_raise_for_status(status);
     }
     self->client = (int32_t)client;
     self->last_reason = mp_const_none;
     self->session_present = false;
-    raise_for_status(pg_mqtt_start(client));
+    pythongoose_raise_for_status(pg_mqtt_start(client));
     return wait_ms > 0 ? wait_until_connected(self, client, wait_ms) : mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(mqtt_client_connect_obj, 2, mqtt_client_connect);
@@ -1304,7 +1306,7 @@ static mp_obj_t mqtt_client_pub(size_t n_args, const mp_obj_t *pos_args, mp_map_
     PgBytes payload = bytes_arg(args[ARG_msg].u_obj, "msg");
     uint8_t qos = qos_arg(args[ARG_qos].u_int);
     uint16_t packet_id = 0;
-    raise_for_status(pg_mqtt_publish((uint32_t)self->client, topic, payload, qos, args[ARG_retain].u_bool, &packet_id));
+    pythongoose_raise_for_status(pg_mqtt_publish((uint32_t)self->client, topic, payload, qos, args[ARG_retain].u_bool, &packet_id));
     return qos == 0 ? mp_const_none : MP_OBJ_NEW_SMALL_INT(packet_id);
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(mqtt_client_pub_obj, 3, mqtt_client_pub);
@@ -1316,7 +1318,7 @@ static mp_obj_t mqtt_client_sub(size_t n_args, const mp_obj_t *args) {
     if (mp_obj_is_str(topics)) {
         PgMqttFilter filter = { topic_arg(topics), qos_arg(n_args > 2 ? mp_obj_get_int(args[2]) : 0) };
         uint16_t packet_id = 0;
-        raise_for_status(pg_mqtt_subscribe((uint32_t)self->client, &filter, 1, &packet_id));
+        pythongoose_raise_for_status(pg_mqtt_subscribe((uint32_t)self->client, &filter, 1, &packet_id));
         return MP_OBJ_NEW_SMALL_INT(packet_id);
     }
     if (n_args > 2) {
@@ -1342,7 +1344,7 @@ static mp_obj_t mqtt_client_sub(size_t n_args, const mp_obj_t *args) {
     uint16_t packet_id = 0;
     PgStatus status = pg_mqtt_subscribe((uint32_t)self->client, filters, count, &packet_id);
     m_del(PgMqttFilter, filters, count);
-    raise_for_status(status);
+    pythongoose_raise_for_status(status);
     return MP_OBJ_NEW_SMALL_INT(packet_id);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mqtt_client_sub_obj, 2, 3, mqtt_client_sub);
@@ -1365,7 +1367,7 @@ static mp_obj_t mqtt_client_unsub(mp_obj_t self_in, mp_obj_t topics) {
     uint16_t packet_id = 0;
     PgStatus status = pg_mqtt_unsubscribe((uint32_t)self->client, filters, count, &packet_id);
     m_del(PgBytes, filters, count);
-    raise_for_status(status);
+    pythongoose_raise_for_status(status);
     return MP_OBJ_NEW_SMALL_INT(packet_id);
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(mqtt_client_unsub_obj, mqtt_client_unsub);
@@ -1378,7 +1380,7 @@ static mp_obj_t mqtt_client_disconnect(mp_obj_t self_in) {
         // Not running from here on (pub() raises, connect() may start it again); its last events
         // still reach its callbacks, and the object stays rooted until Rust releases the id.
         self->client = -1;
-        raise_for_status(pg_mqtt_disconnect(client));
+        pythongoose_raise_for_status(pg_mqtt_disconnect(client));
     }
     return mp_const_none;
 }
@@ -1535,6 +1537,7 @@ static void forget_all_roots(void) {
     MP_STATE_VM(pythongoose_pending_exception) = MP_OBJ_NULL;
     forget_reply_objects();
     pythongoose_forget_streams();
+    pythongoose_forget_push_peers();
     #if PYTHONGOOSE_MQTT
     MP_STATE_VM(pythongoose_mqtt_clients) = MP_OBJ_NULL;
     MP_STATE_VM(pythongoose_last_topic) = MP_OBJ_NULL;
@@ -1640,12 +1643,17 @@ static const mp_rom_map_elem_t mongoose_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_init), MP_ROM_PTR(&mongoose_init_obj) },
     { MP_ROM_QSTR(MP_QSTR_route), MP_ROM_PTR(&mongoose_route_obj) },
     { MP_ROM_QSTR(MP_QSTR_static), MP_ROM_PTR(&mongoose_static_obj) },
+    { MP_ROM_QSTR(MP_QSTR_websocket), MP_ROM_PTR(&pythongoose_websocket_obj) },
+    { MP_ROM_QSTR(MP_QSTR_sse), MP_ROM_PTR(&pythongoose_sse_obj) },
+    { MP_ROM_QSTR(MP_QSTR_broadcast), MP_ROM_PTR(&pythongoose_broadcast_obj) },
     { MP_ROM_QSTR(MP_QSTR_poll), MP_ROM_PTR(&mongoose_poll_obj) },
     { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&mongoose_close_obj) },
     { MP_ROM_QSTR(MP_QSTR_memory), MP_ROM_PTR(&mongoose_memory_obj) },
     { MP_ROM_QSTR(MP_QSTR_Request), MP_ROM_PTR(&pythongoose_type_request) },
     { MP_ROM_QSTR(MP_QSTR_File), MP_ROM_PTR(&pythongoose_type_file) },
     { MP_ROM_QSTR(MP_QSTR_Template), MP_ROM_PTR(&pythongoose_type_template) },
+    { MP_ROM_QSTR(MP_QSTR_WebSocket), MP_ROM_PTR(&pythongoose_type_websocket) },
+    { MP_ROM_QSTR(MP_QSTR_EventStream), MP_ROM_PTR(&pythongoose_type_event_stream) },
     #if PYTHONGOOSE_MQTT
     { MP_ROM_QSTR(MP_QSTR_MQTTclient), MP_ROM_PTR(&pythongoose_type_mqtt_client) },
     #endif

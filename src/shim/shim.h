@@ -17,9 +17,24 @@ void pythongoose_set_reply_headers(mp_obj_t headers, PgReply *reply);
 // What an exception a callback raised means for the event loop (printed, or kept for poll()).
 int32_t pythongoose_outcome_of_exception(mp_obj_t exception);
 
+// Raises the Python exception a status stands for (returns on PG_STATUS_OK).
+void pythongoose_raise_for_status(PgStatus status);
+// Puts a callback in the rooted handler list; returns its slot (modmongoose.c).
+uint32_t pythongoose_root_handler(mp_obj_t handler);
+// Raises TypeError unless `obj` is callable.
+void pythongoose_check_callable(mp_obj_t obj, const char *what);
+
 // files.c: a File or Template a handler returned, into `reply` (false for anything else).
 bool pythongoose_convert_stream_reply(mp_obj_t result, PgReply *reply);
 // files.c: drops every open stream (teardown: the files are closed by the GC's finalisers).
 void pythongoose_forget_streams(void);
 extern const mp_obj_type_t pythongoose_type_file;
 extern const mp_obj_type_t pythongoose_type_template;
+
+// push.c: websocket(), sse(), broadcast(), and dropping every peer object (teardown).
+extern const mp_obj_fun_builtin_var_t pythongoose_websocket_obj;
+extern const mp_obj_fun_builtin_var_t pythongoose_sse_obj;
+extern const mp_obj_fun_builtin_var_t pythongoose_broadcast_obj;
+void pythongoose_forget_push_peers(void);
+extern const mp_obj_type_t pythongoose_type_websocket;
+extern const mp_obj_type_t pythongoose_type_event_stream;
