@@ -123,6 +123,7 @@ def on_close(ws, code):
 
 def start_flood(req):
     flood["total"] = flood["left"] = int(arg(req, "n"))
+    flood["size"] = int(arg(req, "size"))
     flood["counts"] = []
     return "started"
 
@@ -140,10 +141,10 @@ mongoose.route("/flood-result", lambda r: {"left": flood["left"], "counts": floo
 print("serving")
 while True:
     if flood["left"]:
-        # One 1 KB message a poll, as a sensor loop would: a client that reads keeps up.
+        # One message a poll, as a sensor loop would: a client that reads keeps up.
         mongoose.poll(1)
         index = flood["total"] - flood["left"]
-        flood["counts"].append(mongoose.broadcast("/ws", "%04d" % index + "x" * 1020))
+        flood["counts"].append(mongoose.broadcast("/ws", "%06d" % index + "x" * (flood["size"] - 6)))
         flood["left"] -= 1
     else:
         mongoose.poll(100)
@@ -677,12 +678,15 @@ def test_a_client_that_never_reads_is_dropped_and_the_others_get_everything(star
     server = start_server(BROADCAST_SERVER)
     slow = RawWs(server.port, b"/ws?c=slow", rcvbuf=4096)
     slow_id = opened_id(server, "/ws", "c=slow")
-    total = 200
+    # Linux grows the server socket's send buffer to tcp_wmem's maximum (4 MB by default) even for
+    # a peer with a 4 KB window, so the kernel alone swallows a few MB before anything waits in
+    # the server's own buffer: 6.5 MB in 8 KB messages goes well past both.
+    total, size = 800, 8192
     with ws_connect(server, "/ws?c=reader", max_size=None) as reader:
         opened_id(server, "/ws", "c=reader")
-        assert http.get(server.url(f"/flood?n={total}"), timeout=10).text == "started"
+        assert http.get(server.url(f"/flood?n={total}&size={size}"), timeout=10).text == "started"
         for index in range(total):
-            assert reader.recv(timeout=10) == "%04d" % index + "x" * 1020
+            assert reader.recv(timeout=10) == "%06d" % index + "x" * (size - 6)
         deadline = time.monotonic() + 10
         while (result := http.get(server.url("/flood-result"), timeout=10).json())["left"] and time.monotonic() < deadline:
             time.sleep(0.05)
