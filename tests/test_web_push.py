@@ -470,7 +470,10 @@ def test_a_message_over_max_message_size_closes_with_1009(push):
     assert f"MSG {ws_id}" not in push.output()
     # The limit is on the message, not the frame: small fragments adding up to more are refused.
     ws = ws_connect(push, "/small?c=fragments")
-    ws.send([b"y" * 600, b"y" * 600])
+    try:
+        ws.send([b"y" * 600, b"y" * 600])
+    except ConnectionClosed:
+        pass  # the close can beat the empty final frame websockets sends after the fragments
     assert recv_close(ws)[0] == 1009
 
 
