@@ -656,6 +656,8 @@ def test_broadcast_reaches_every_client_of_exactly_that_endpoint(start_server, h
         while http.get(server.url("/count"), timeout=10).text != "4" and time.monotonic() < deadline:
             time.sleep(0.05)
         assert http.get(server.url("/send-ws?msg=again"), timeout=10).text == "2"
+        for ws in clients:  # an unread message would also hold up websockets' closing handshake
+            assert ws.recv(timeout=5) == "again"
     finally:
         for peer in clients + rooms + streams:
             peer.close()
