@@ -95,6 +95,7 @@ fuzz:
 
 bench: build venv qemu
 	MICROPYTHON=$(MICROPYTHON) $(PY) bench/run.py
+	MICROPYTHON=$(MICROPYTHON) $(PY) bench/web.py
 	$(PY) bench/board.py
 
 clean:

@@ -1,20 +1,36 @@
 // The benchmark's limit case: the same endpoint and Basic auth check as the module's, served by
 // plain C on the same Mongoose (no Python): c_endpoint.h.
-//   c_server http://127.0.0.1:PORT
+//   c_server http://127.0.0.1:PORT [WEB_ROOT]
 #include <stdio.h>
 
 #include "c_endpoint.h"
 #include "mongoose.h"
 
+// With a second argument: GET /static/... serves files under that folder (mg_http_serve_dir: the
+// folder holds static/...), and /ws is a WebSocket echo, the limit for bench/web.py.
+static const char *web_root;
+
 static void on_event(struct mg_connection *c, int ev, void *ev_data) {
     if (ev == MG_EV_HTTP_MSG) {
-        c_endpoint_reply(c, (struct mg_http_message *) ev_data);
+        struct mg_http_message *hm = (struct mg_http_message *) ev_data;
+        if (web_root != NULL && mg_match(hm->uri, mg_str("/static/#"), NULL)) {
+            struct mg_http_serve_opts opts = { .root_dir = web_root, .extra_headers = "Cache-Control: max-age=3600\r\n" };
+            mg_http_serve_dir(c, hm, &opts);
+        } else if (web_root != NULL && mg_match(hm->uri, mg_str("/ws"), NULL)) {
+            mg_ws_upgrade(c, hm, NULL);
+        } else {
+            c_endpoint_reply(c, hm);
+        }
+    } else if (ev == MG_EV_WS_MSG) {
+        struct mg_ws_message *wm = (struct mg_ws_message *) ev_data;
+        mg_ws_send(c, wm->data.buf, wm->data.len, wm->flags & 15);
     }
 }
 
 int main(int argc, char **argv) {
     struct mg_mgr mgr;
     const char *url = argc > 1 ? argv[1] : "http://127.0.0.1:8000";
+    web_root = argc > 2 ? argv[2] : NULL;
     mg_mgr_init(&mgr);
     if (mg_http_listen(&mgr, url, on_event, NULL) == NULL) {
         fprintf(stderr, "cannot listen on %s\n", url);

@@ -17,10 +17,14 @@ use crate::abi::types::PgBytes;
 use crate::heap;
 use crate::http::template::{html_escape_into, Summariser, Summary, Token, Tokenizer};
 
-/// Bytes read from the file at a time.
+/// Bytes read from the file at a time: Mongoose's own I/O size on unix (its static files are read
+/// the same way), a board's TCP window's worth on a board.
+#[cfg(target_os = "none")]
 const CHUNK: usize = 4096;
+#[cfg(not(target_os = "none"))]
+const CHUNK: usize = 16384;
 /// The send buffer is refilled while it holds less than this.
-const LOW_WATER: usize = 4096;
+const LOW_WATER: usize = CHUNK;
 
 /// A template's values: `(name, escaped text)`, one per distinct name.
 pub type TemplateValues = Vec<(Vec<u8>, Vec<u8>)>;
