@@ -55,7 +55,7 @@ def argv_for(kind, root, heap=False):
     script = "module_web.py" if kind == "module" else "microdot_web.py"
     options = ["-X", "heapsize=64M"] if heap else []
     return [MICROPYTHON] + options + [os.path.join(SERVERS, script), "{port}", os.path.join(root, "static")] + (
-        ["heap-ws"] if heap else [])
+        ["heap-ws"] if heap else [])  # only module_web.py measures its heap
 
 
 def run_wrk(port, path, connections, duration):
