@@ -116,3 +116,48 @@ def test_no_path_leaves_the_mounted_directory(board):
     for path in (b"/../www/index.html", b"/%2e%2e/etc", b"/sub/..%2f..%2fx"):
         raw = raw_bytes(board.port, b"GET " + path + b" HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
         assert raw.split(b" ", 2)[1] in (b"400", b"404"), raw[:100]
+
+
+PUSH_SERVER = """
+import mongoose
+
+mongoose.init()
+mongoose.websocket("/ws", lambda ws, data: ws.send(data), auth=False, max_message_size=2048)
+mongoose.sse("/events", on_open=lambda s: s.send("hello board", event="greeting"), auth=False)
+mongoose.route("/tell", lambda r: str(mongoose.broadcast("/events", r.query)) + str(mongoose.broadcast("/ws", r.query)), auth=False)
+print("board listening")
+while True:
+    mongoose.poll(1000)
+"""
+
+
+def test_websocket_and_sse_on_the_board(start_on_board, http):
+    import socket
+
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    board = start_on_board(PUSH_SERVER)
+    board.wait_for("board listening")
+    with connect(f"ws://127.0.0.1:{board.port}/ws", open_timeout=10, compression=None) as ws:
+        ws.send("ping from the host")
+        assert ws.recv(timeout=10) == "ping from the host"
+        ws.send(bytes(range(256)))
+        assert ws.recv(timeout=10) == bytes(range(256))
+        events = socket.create_connection(("127.0.0.1", board.port), timeout=10)
+        events.sendall(b"GET /events HTTP/1.1\r\nHost: b\r\n\r\n")
+        seen = b""
+        while b"data: hello board\n\n" not in seen:
+            seen += events.recv(4096)
+        assert b"Content-Type: text/event-stream" in seen
+        assert http.get(f"http://127.0.0.1:{board.port}/tell?news", timeout=10).text == "11"
+        assert ws.recv(timeout=10) == "news"
+        while b"data: news\n\n" not in seen:
+            seen += events.recv(4096)
+        events.close()
+        ws.send("x" * 3000)  # over max_message_size
+        try:
+            ws.recv(timeout=10)
+            raise AssertionError("the board did not close an oversized message")
+        except ConnectionClosed as closed:
+            assert closed.rcvd.code == 1009, board.output()
