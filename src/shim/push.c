@@ -6,6 +6,7 @@
 
 #include "py/nlr.h"
 #include "py/obj.h"
+#include "py/objstr.h"
 #include "py/runtime.h"
 
 #include "pythongoose.h"
@@ -214,7 +215,7 @@ int32_t pg_shim_push_event(const PgPushEvent *event) {
             if (event->kind == PG_PUSH_EVENT_KIND_MESSAGE) {
                 mp_obj_t data = event->binary
                     ? mp_obj_new_bytes(event->data.ptr, event->data.len)
-                    : mp_obj_new_str((const char *)event->data.ptr, event->data.len); // UTF-8 checked by Rust
+                    : mp_obj_new_str_copy(&mp_type_str, event->data.ptr, event->data.len); // UTF-8 checked by Rust
                 mp_call_function_2(callback, peer, data);
             } else if (event->kind == PG_PUSH_EVENT_KIND_CLOSED && event->peer_kind == PG_PUSH_KIND_WEB_SOCKET) {
                 mp_call_function_2(callback, peer, MP_OBJ_NEW_SMALL_INT(event->code));
