@@ -12,15 +12,7 @@ import pytest
 
 from support.fake_broker import connack, publish_packet, read_mqtt_packet, sends_after_connack, serve_until_stopped
 from support.mqtt import CALLBACKS, FAST_RECONNECT, parsed, wait_parsed
-
-
-def wait_until(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
+from support.runner import wait_until
 
 
 # ---------------------------------------------------------------------------------------------

@@ -88,6 +88,10 @@ class BoardServer:
         with self._lock:
             return "".join(self._chunks)
 
+    def url(self, path):
+        """The host-side URL of `path` on the board's port 8000."""
+        return f"http://127.0.0.1:{self.port}{path}"
+
     def wait_for(self, text, timeout=30):
         """Waits until the board printed `text` (QEMU accepts on the host port before the board
         listens, so tests wait for a line, not for a connection); returns the output so far."""
@@ -157,3 +161,12 @@ def start_on_board_for_module(tmp_path_factory):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def board(start_on_board_for_module, request):
+    """The test module's SERVER script on one board for all of its tests; the script prints
+    "board listening" once it serves."""
+    server = start_on_board_for_module(request.module.SERVER, timeout=120)
+    server.wait_for("board listening")
+    return server

@@ -2,8 +2,6 @@
 auth (401 from a route with auth=True), a handler that raises (500, and the board keeps serving),
 max_body_size (413). One board serves every test of this module (one boot)."""
 
-import pytest
-
 from support.http_client import raw_bytes
 
 SERVER = """
@@ -32,64 +30,53 @@ while True:
 """
 
 
-@pytest.fixture(scope="module")
-def board(start_on_board_for_module):
-    server = start_on_board_for_module(SERVER, timeout=120)
-    server.wait_for("board listening")
-    return server
-
-
-def url(board, path):
-    return f"http://127.0.0.1:{board.port}{path}"
-
-
 def test_star_matches_one_segment_and_hash_the_rest(board, http):
-    r = http.get(url(board, "/glob/abc/end"), timeout=10)
+    r = http.get(board.url("/glob/abc/end"), timeout=10)
     assert (r.status_code, r.text) == (200, "star /glob/abc/end"), board.output()
-    assert http.get(url(board, "/glob/a/b/end"), timeout=10).status_code == 404
-    r = http.get(url(board, "/tail/x/y/z"), timeout=10)
+    assert http.get(board.url("/glob/a/b/end"), timeout=10).status_code == 404
+    r = http.get(board.url("/tail/x/y/z"), timeout=10)
     assert (r.status_code, r.text) == (200, "hash /tail/x/y/z"), board.output()
 
 
 def test_unknown_path_is_404(board, http):
-    assert http.get(url(board, "/nowhere"), timeout=10).status_code == 404
+    assert http.get(board.url("/nowhere"), timeout=10).status_code == 404
 
 
 def test_wrong_method_is_405_with_allow(board, http):
-    r = http.get(url(board, "/only-post"), timeout=10)
+    r = http.get(board.url("/only-post"), timeout=10)
     assert r.status_code == 405
     assert r.headers["Allow"] == "POST"
-    r = http.delete(url(board, "/get-put"), timeout=10)
+    r = http.delete(board.url("/get-put"), timeout=10)
     assert r.status_code == 405
     assert {m.strip() for m in r.headers["Allow"].split(",")} >= {"GET", "PUT"}
-    assert http.post(url(board, "/only-post"), timeout=10).text == "posted"
+    assert http.post(board.url("/only-post"), timeout=10).text == "posted"
 
 
 def test_auth_route_is_401_without_or_with_wrong_credentials(board, http):
-    r = http.get(url(board, "/secret"), timeout=10)
+    r = http.get(board.url("/secret"), timeout=10)
     assert r.status_code == 401
     assert r.headers["WWW-Authenticate"].startswith("Basic")
-    assert http.get(url(board, "/secret"), auth=("admin", "wrong"), timeout=10).status_code == 401
-    r = http.get(url(board, "/secret"), auth=("admin", "secret"), timeout=10)
+    assert http.get(board.url("/secret"), auth=("admin", "wrong"), timeout=10).status_code == 401
+    r = http.get(board.url("/secret"), auth=("admin", "secret"), timeout=10)
     assert (r.status_code, r.text) == (200, "the secret")
 
 
 def test_handler_that_raises_is_500_and_the_board_keeps_serving(board, http):
-    assert http.get(url(board, "/boom?first"), timeout=10).status_code == 500
+    assert http.get(board.url("/boom?first"), timeout=10).status_code == 500
     board.wait_for("ValueError: boom first")
-    assert http.get(url(board, "/boom?second"), timeout=10).status_code == 500
+    assert http.get(board.url("/boom?second"), timeout=10).status_code == 500
     board.wait_for("ValueError: boom second")
     assert "Traceback (most recent call last):" in board.output()
-    r = http.get(url(board, "/glob/still/end"), timeout=10)
+    r = http.get(board.url("/glob/still/end"), timeout=10)
     assert (r.status_code, r.text) == (200, "star /glob/still/end")
     assert board.proc.poll() is None, board.output()
 
 
 def test_body_over_max_body_size_is_413(board, http):
-    r = http.post(url(board, "/len"), data=b"z" * 1024, timeout=10)
+    r = http.post(board.url("/len"), data=b"z" * 1024, timeout=10)
     assert (r.status_code, r.text) == (200, "1024")
     raw = raw_bytes(board.port, b"POST /len HTTP/1.1\r\nHost: b\r\nContent-Length: 1025\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 413"), raw[:200]
-    assert http.post(url(board, "/len"), data=b"z" * 1025, timeout=10).status_code == 413
-    r = http.post(url(board, "/len"), data=b"ok", timeout=10)
+    assert http.post(board.url("/len"), data=b"z" * 1025, timeout=10).status_code == 413
+    r = http.post(board.url("/len"), data=b"ok", timeout=10)
     assert (r.status_code, r.text) == (200, "2")

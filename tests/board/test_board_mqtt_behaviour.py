@@ -9,6 +9,7 @@ import subprocess
 import time
 
 from support.mqtt import FAST_RECONNECT
+from support.runner import wait_until
 
 # Defined before each board script: a bounded event-loop runner (the board has no files to
 # signal through, so the host drives the scripts with MQTT messages).
@@ -83,15 +84,6 @@ def wait_parsed(board, tag, count, timeout=10.0):
     while time.monotonic() < deadline and len(lines(board, tag)) < count and board.proc.poll() is None:
         time.sleep(0.02)
     return parsed(board, tag)
-
-
-def wait_until(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def finished(board, timeout=20, tracebacks=0):

@@ -5,8 +5,6 @@ MicroPython's VFS and not through Mongoose's own file access."""
 
 import hashlib
 
-import pytest
-
 from support.http_client import raw_bytes, raw_responses
 
 BIG = bytes(range(256)) * 400
@@ -76,26 +74,15 @@ while True:
 """
 
 
-@pytest.fixture(scope="module")
-def board(start_on_board_for_module):
-    server = start_on_board_for_module(SERVER, timeout=120)
-    server.wait_for("board listening")
-    return server
-
-
-def url(board, path):
-    return f"http://127.0.0.1:{board.port}{path}"
-
-
 def test_the_board_serves_files_from_a_mounted_vfs(board, http):
-    r = http.get(url(board, "/"), timeout=10)
+    r = http.get(board.url("/"), timeout=10)
     assert (r.status_code, r.text) == (200, "<h1>board</h1>"), board.output()
     assert r.headers["Content-Type"] == "text/html; charset=utf-8"
     assert r.headers["Access-Control-Allow-Origin"] == "*"
-    assert http.get(url(board, "/sub/"), timeout=10).text == "sub"
-    assert http.get(url(board, "/missing.txt"), timeout=10).status_code == 404
+    assert http.get(board.url("/sub/"), timeout=10).text == "sub"
+    assert http.get(board.url("/missing.txt"), timeout=10).status_code == 404
     etag = r.headers["ETag"]
-    assert http.get(url(board, "/index.html"), headers={"If-None-Match": etag}, timeout=10).status_code == 304
+    assert http.get(board.url("/index.html"), headers={"If-None-Match": etag}, timeout=10).status_code == 304
 
 
 def test_a_file_larger_than_the_send_buffer_streams_whole(board):
@@ -105,11 +92,11 @@ def test_a_file_larger_than_the_send_buffer_streams_whole(board):
 
 
 def test_range_template_and_file_replies_on_the_board(board, http):
-    r = http.get(url(board, "/big.bin"), headers={"Range": "bytes=1000-1009"}, timeout=10)
+    r = http.get(board.url("/big.bin"), headers={"Range": "bytes=1000-1009"}, timeout=10)
     assert (r.status_code, r.content) == (206, BIG[1000:1010])
-    r = http.get(url(board, "/tpl"), timeout=10)
+    r = http.get(board.url("/tpl"), timeout=10)
     assert (r.status_code, r.text) == (200, "<p>21.5 C, &lt;you&gt;</p>"), board.output()
-    assert http.get(url(board, "/file"), timeout=10).text == "<h1>board</h1>"
+    assert http.get(board.url("/file"), timeout=10).text == "<h1>board</h1>"
 
 
 def test_no_path_leaves_the_mounted_directory(board):

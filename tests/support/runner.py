@@ -36,6 +36,16 @@ def script_text(body, port):
     return f'PORT = {port}\nURL = "http://127.0.0.1:{port}"\n' + textwrap.dedent(body).lstrip("\n")
 
 
+def wait_until(predicate, timeout):
+    """Polls `predicate` every 20 ms for up to `timeout` seconds; its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
 def port_accepts(port, timeout=0.2):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout):
