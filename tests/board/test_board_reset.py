@@ -220,3 +220,68 @@ def test_no_leak_over_50_soft_resets(start_on_board, broker):
           f"GC free {after_reset[RESETS + 1][1]}; live C heap {sorted(set(live.values()))}")
     for sock in sockets:
         sock.close()
+
+
+# A script with a WebSocket peer, an SSE stream and a file being streamed to a client that does
+# not read, all live when the script ends without close(); the next script checks the heap.
+PUSH_SESSION = """
+import io
+import vfs
+import mongoose
+
+
+class OneFile:
+    def mount(self, readonly, mkfs):
+        pass
+
+    def stat(self, path):
+        if path == "/big.bin":
+            return (0x8000, 0, 0, 0, 0, 0, 200000, 0, 0, 0)
+        raise OSError(2)
+
+    def open(self, path, mode):
+        return io.BytesIO(bytes(200000))
+
+
+vfs.mount(OneFile(), "/data")
+done = []
+mongoose.init()
+mongoose.static("/files", "/data")
+mongoose.websocket("/ws", lambda ws, data: ws.send(data), on_close=lambda ws, code: print("never after reset"), auth=False)
+mongoose.sse("/events", on_open=lambda s: print("stream open"), on_close=lambda s: print("never after reset"), auth=False)
+mongoose.route("/stop", lambda r: done.append(1) or "bye", auth=False)
+print("push session listening")
+while not done:
+    mongoose.poll(50)
+print("push session ends without close()")
+"""
+
+AFTER_PUSH = """
+import mongoose
+print("C heap after the push session", mongoose.memory()["used"])
+"""
+
+
+def test_soft_reset_with_live_websocket_sse_and_file_stream_tears_them_down_without_callbacks(start_on_board):
+    from websockets.sync.client import connect
+
+    board = start_on_board(PUSH_SESSION, AFTER_PUSH)
+    board.wait_for("push session listening")
+    ws = connect(f"ws://127.0.0.1:{board.port}/ws", open_timeout=10, compression=None)
+    ws.send("hi")
+    assert ws.recv(timeout=10) == "hi"
+    events = socket.create_connection(("127.0.0.1", board.port), timeout=10)
+    events.sendall(b"GET /events HTTP/1.1\r\nHost: b\r\n\r\n")
+    board.wait_for("stream open")
+    slow = socket.create_connection(("127.0.0.1", board.port), timeout=10)
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.sendall(b"GET /files/big.bin HTTP/1.1\r\nHost: b\r\n\r\n")  # never read: the stream stalls
+    time.sleep(0.5)
+    stop = http_get(board.port, "/stop", "close")
+    assert read_response(stop) == ("HTTP/1.1 200 OK", b"bye"), board.output()
+    output = board.wait_for("C heap after the push session")
+    assert "never after reset" not in output, output  # no Python ran from the finaliser
+    assert re.search(r"C heap after the push session 0\b", output), output
+    for sock in (events, slow, stop):
+        sock.close()
+    ws.close_socket()
