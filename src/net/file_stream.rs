@@ -92,42 +92,42 @@ fn next_stream_id() -> u32 {
     })
 }
 
+/// Ok when a call into the shim returned normally (a stop it raised is noted either way).
+fn call_result(code: i32) -> Result<(), OpenError> {
+    let outcome = PgCallOutcome::from_code(code);
+    super::event_loop::note_outcome(outcome);
+    match outcome {
+        Some(PgCallOutcome::Ok) => Ok(()),
+        other => Err(OpenError::Call(other)),
+    }
+}
+
 /// Opens `path` through the VFS for a reply on `c`; `with_reply` keeps the handler's
 /// File/Template object with it. The caller sends the head, then `start` the body.
 pub fn open(path: &[u8], with_reply: bool) -> Result<u32, OpenError> {
     let id = next_stream_id();
     // SAFETY: `path` is readable for its length during the call.
-    let outcome = PgCallOutcome::from_code(unsafe { shim::pg_shim_stream_open(id, path.as_ptr(), path.len(), with_reply) });
-    super::event_loop::note_outcome(outcome);
-    match outcome {
-        Some(PgCallOutcome::Ok) => Ok(id),
-        other => Err(OpenError::Call(other)),
-    }
+    call_result(unsafe { shim::pg_shim_stream_open(id, path.as_ptr(), path.len(), with_reply) })?;
+    Ok(id)
 }
 
-/// Moves an opened file to `offset` (a Range reply).
+/// Moves an opened file to `offset` (a Range reply; a template's second pass at 0).
+fn seek_to(id: u32, offset: u64) -> Result<(), OpenError> {
+    // SAFETY: a plain call; the shim looks the stream up by id.
+    call_result(unsafe { shim::pg_shim_stream_seek(id, offset) })
+}
+
+/// Moves a freshly opened file to `offset` (nothing to do at 0).
 pub fn seek(id: u32, offset: u64) -> Result<(), OpenError> {
     if offset == 0 {
         return Ok(());
     }
-    // SAFETY: a plain call; the shim looks the stream up by id.
-    let outcome = PgCallOutcome::from_code(unsafe { shim::pg_shim_stream_seek(id, offset) });
-    super::event_loop::note_outcome(outcome);
-    match outcome {
-        Some(PgCallOutcome::Ok) => Ok(()),
-        other => Err(OpenError::Call(other)),
-    }
+    seek_to(id, offset)
 }
 
 /// Moves an opened file back to its start (a template's second pass).
 pub fn rewind(id: u32) -> Result<(), OpenError> {
-    // SAFETY: a plain call; the shim looks the stream up by id.
-    let outcome = PgCallOutcome::from_code(unsafe { shim::pg_shim_stream_seek(id, 0) });
-    super::event_loop::note_outcome(outcome);
-    match outcome {
-        Some(PgCallOutcome::Ok) => Ok(()),
-        other => Err(OpenError::Call(other)),
-    }
+    seek_to(id, 0)
 }
 
 /// A template's first pass: reads the whole file for its names and literal length.
@@ -342,12 +342,7 @@ pub fn template_values(id: u32, names: &[Vec<u8>]) -> Result<TemplateValues, Ope
     for name in names {
         let mut text = PgBytes::EMPTY;
         // SAFETY: `name` is readable for the call; `text` is written by the shim.
-        let outcome =
-            PgCallOutcome::from_code(unsafe { shim::pg_shim_template_value(id, name.as_ptr(), name.len(), &mut text) });
-        super::event_loop::note_outcome(outcome);
-        if outcome != Some(PgCallOutcome::Ok) {
-            return Err(OpenError::Call(outcome));
-        }
+        call_result(unsafe { shim::pg_shim_template_value(id, name.as_ptr(), name.len(), &mut text) })?;
         let mut escaped = Vec::new();
         let mut owned_name = Vec::new();
         // SAFETY: the text stays valid until the next call into Python; it is copied (escaped) now.

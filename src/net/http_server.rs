@@ -547,7 +547,7 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
                 }
             };
             // SAFETY: `message` points into the live buffer.
-            return unsafe { serve_file(c, message, &reply_to, &mount, &relative, None) };
+            return unsafe { serve_file(message, &reply_to, &mount, &relative, None) };
         }
         Admission::Serve { handler, check_credentials } => (handler, check_credentials),
     };
@@ -585,16 +585,13 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
             (reply.stream_path.as_slice().to_vec(), reply.content_type.as_slice().to_vec(), reply.extra_headers.as_slice().to_vec())
         };
         let custom = StreamedReply { content_type, extra_headers: extra };
+        if reply.stream == PgReplyStream::Template as u8 {
+            return serve_template(&reply_to, &file_path, &custom);
+        }
+        let (directory, name) = split_file_path(&file_path);
+        let mount = Mount { prefix: b"/".to_vec(), directory, index: b"index.html".to_vec(), max_age_s: 0, auth: false };
         // SAFETY: `message` points into the live buffer.
-        return unsafe {
-            if reply.stream == PgReplyStream::Template as u8 {
-                serve_template(c, &reply_to, &file_path, &custom)
-            } else {
-                let (directory, name) = split_file_path(&file_path);
-                let mount = Mount { prefix: b"/".to_vec(), directory, index: b"index.html".to_vec(), max_age_s: 0, auth: false };
-                serve_file(c, message, &reply_to, &mount, &name, Some(&custom))
-            }
-        };
+        return unsafe { serve_file(message, &reply_to, &mount, &name, Some(&custom)) };
     }
     // SAFETY: the reply's pointers are valid until the next Python allocation; sending copies them
     // into Mongoose's (C heap) send buffer first.
@@ -676,9 +673,8 @@ fn stat(path: &[u8]) -> FileKind {
 /// Answers with a file of `mount` (a static mount, or the folder of a handler's `File`).
 ///
 /// # Safety
-/// `c` is live and `message` points into its receive buffer.
+/// `message` points into the receive buffer of `reply_to`'s connection.
 unsafe fn serve_file(
-    c: *mut mg_connection,
     message: &mut mg_http_message,
     reply_to: &Replier,
     mount: &Mount,
@@ -731,17 +727,7 @@ unsafe fn serve_file(
             }
             let extra = joined_headers(&extra_headers, user_headers);
             let head = ReplyHead { status, content_type, content_length, extra_headers: &extra, server_headers: b"", close };
-            if !reply_to.send_head(&head) || reply_to.head_only || length == 0 {
-                file_stream::discard(id);
-                if reply_to.close {
-                    // SAFETY: a live connection; draining sends the head, then closes.
-                    unsafe { (*c).set_is_draining(1) };
-                }
-                return Served::Replied { close };
-            }
-            file_stream::start(c, id, length, None, close);
-            // The stream closes the connection itself when it ends (`close`): not at once.
-            Served::Replied { close: false }
+            reply_to.stream(&head, id, length, None)
         }
     }
 }
@@ -749,10 +735,7 @@ unsafe fn serve_file(
 /// Answers with a handler's `Template(path, values)`: every `{{name}}` replaced by its escaped
 /// value. The file is read twice: once for the names (each value is fetched once; a missing one
 /// is a 500 before anything is sent) and the length, then streamed.
-///
-/// # Safety
-/// `c` is live.
-unsafe fn serve_template(c: *mut mg_connection, reply_to: &Replier, path: &[u8], custom: &StreamedReply) -> Served {
+fn serve_template(reply_to: &Replier, path: &[u8], custom: &StreamedReply) -> Served {
     let close = reply_to.close;
     let id = match file_stream::open(path, true) {
         Ok(id) => id,
@@ -789,16 +772,7 @@ unsafe fn serve_template(c: *mut mg_connection, reply_to: &Replier, path: &[u8],
         return Served::Replied { close };
     };
     let head = ReplyHead { status: 200, content_type, content_length, extra_headers: &custom.extra_headers, server_headers: b"", close };
-    if !reply_to.send_head(&head) || reply_to.head_only || length == 0 {
-        file_stream::discard(id);
-        if close {
-            // SAFETY: a live connection; draining sends the head, then closes.
-            unsafe { (*c).set_is_draining(1) };
-        }
-        return Served::Replied { close };
-    }
-    file_stream::start(c, id, length, Some(values), close);
-    Served::Replied { close: false }
+    reply_to.stream(&head, id, length, Some(values))
 }
 
 /// The plan's header lines, then the handler's (a handler's own Cache-Control replaces ours).
@@ -876,9 +850,21 @@ impl Replier {
         }
     }
 
-    /// Queues the head of a reply whose body follows (a stream); false when it could not be.
-    fn send_head(&self, head: &ReplyHead<'_>) -> bool {
-        self.queue(head, b"")
+    /// Sends a streamed reply: its head, then `length` bytes of opened file `id` (a template's
+    /// text when `template` holds its values). For HEAD, an empty body, or a head that could not
+    /// be queued, the file is closed at once.
+    fn stream(&self, head: &ReplyHead<'_>, id: u32, length: u64, template: Option<file_stream::TemplateValues>) -> Served {
+        if !self.queue(head, b"") || self.head_only || length == 0 {
+            file_stream::discard(id);
+            if self.close {
+                // SAFETY: a live connection; draining sends the head, then closes.
+                unsafe { (*self.connection).set_is_draining(1) };
+            }
+            return Served::Replied { close: self.close };
+        }
+        file_stream::start(self.connection, id, length, template, self.close);
+        // The stream closes the connection itself when it ends (`close`): not at once.
+        Served::Replied { close: false }
     }
 
     /// Queues head and body, with the server's own header lines (CORS); on no memory a fixed 503
