@@ -8,9 +8,11 @@ terminated at teardown, whatever the test did.
 
 MQTT tests get a real Mosquitto 2 per test (`brokers`/`broker`: own config, log and port on
 127.0.0.1; SIGKILL/SIGSTOP/restart), paho-mqtt peers (`paho_peer`), MicroPython scripts with an
-MQTT prelude (`mqtt_script`) and a scripted TCP fake broker (`fake_broker`). Needs the Debian
-packages mosquitto (broker, mosquitto_passwd, dynamic-security plugin) and paho-mqtt from
-requirements-dev.txt.
+MQTT prelude (`mqtt_script`) and a scripted TCP fake broker (`fake_broker`). TLS tests get one
+throwaway PKI per session (`pki`: CA, server, client, untrusted, expired, wrong-host, RSA, Ed25519
+certificates made with the openssl tool) and brokers with a TLS listener (`brokers(tls={...})`).
+Needs the Debian packages mosquitto (broker, mosquitto_passwd, dynamic-security plugin), openssl and
+paho-mqtt from requirements-dev.txt.
 
 The helpers and fixtures live in the package tests/support (one module a concern); this file
 registers them and holds the pytest hooks. pytest puts this directory (tests/) on sys.path, so test
@@ -34,6 +36,7 @@ pytest_plugins = [
     "support.peer",
     "support.mqtt",
     "support.fake_broker",
+    "support.pki",
 ]
 
 

@@ -28,14 +28,36 @@ def _open_to_everyone(path):
     os.chmod(path, mode)
 
 
+TLS_OPTIONS = {"certfile", "keyfile", "cafile", "require_certificate", "tls_version"}
+
+
+def _tls_lines(tls):
+    """The listener's TLS lines for Broker(tls={...}): certfile and keyfile (required), cafile
+    (needed for require_certificate), require_certificate (bool, default False) and tls_version
+    (the minimum: "tlsv1.2" or "tlsv1.3"; unset, Mosquitto 2.0 allows 1.2 and 1.3)."""
+    unknown = set(tls) - TLS_OPTIONS
+    assert not unknown, f"unknown TLS options {sorted(unknown)}"
+    assert tls.get("certfile") and tls.get("keyfile"), "a TLS listener needs certfile and keyfile"
+    require = bool(tls.get("require_certificate", False))
+    assert tls.get("cafile") or not require, "require_certificate needs a cafile"
+    lines = [f"certfile {tls['certfile']}", f"keyfile {tls['keyfile']}"]
+    if tls.get("cafile"):
+        lines.append(f"cafile {tls['cafile']}")
+    lines += [f"require_certificate {'true' if require else 'false'}", "use_identity_as_username false"]
+    if tls.get("tls_version"):
+        lines.append(f"tls_version {tls['tls_version']}")
+    return lines
+
+
 class Broker:
     """One Mosquitto process on 127.0.0.1:`port` with its own config, log and data directory.
 
     It can be killed (SIGKILL), paused (SIGSTOP), resumed and restarted on the same port with the
-    same config (so a persistent broker gets its database back)."""
+    same config (so a persistent broker gets its database back). With tls={...} (see _tls_lines)
+    its one listener speaks only TLS and `url` is mqtts://."""
 
     def __init__(self, directory, *, port=None, persistence=False, users=None, allow_anonymous=None,
-                 deny_subscribe=(), extra_config=""):
+                 deny_subscribe=(), extra_config="", tls=None):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         _open_to_everyone(self.directory)
@@ -47,8 +69,10 @@ class Broker:
         self._stderr_path = self.directory / "mosquitto.stderr"
         self._stderr = None
         self.starts = 0
+        self.tls = dict(tls) if tls else None
         lines = [
             f"listener {self.port} 127.0.0.1",
+            *(_tls_lines(self.tls) if self.tls else []),
             f"allow_anonymous {'true' if (allow_anonymous if allow_anonymous is not None else not users) else 'false'}",
             "user root",
             f"log_dest file {self.log_path}",
@@ -101,7 +125,7 @@ class Broker:
 
     @property
     def url(self):
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -201,7 +225,7 @@ class BrokerFactory:
 
 @pytest.fixture
 def brokers(tmp_path, request):
-    """brokers(persistence=False, users=None, deny_subscribe=(), port=None, start=True) -> Broker."""
+    """brokers(persistence=False, users=None, deny_subscribe=(), port=None, tls=None, start=True) -> Broker."""
     factory = BrokerFactory(tmp_path)
     request.node._mosquitto_brokers = factory
     yield factory
