@@ -8,6 +8,8 @@
 #   make esp32 BOARD=ESP32_GENERIC_C3   ESP32 firmware in Docker; make deploy PORT=/dev/ttyUSB0 flashes it
 #                                       (boards/esp32/esp32.mk)
 #   make asan   build build/unix-asan/micropython with AddressSanitizer + UBSan (make test runs pytest on it)
+#   make ssl-micropython   build/unix-ssl/micropython: MicroPython's own ssl on the system mbedTLS, no
+#                          module (the comparison interpreter of bench/tls_ram.py)
 ROOT := $(abspath .)
 MPY_DIR := $(ROOT)/third_party/micropython
 MONGOOSE_DIR := $(ROOT)/third_party/mongoose
@@ -21,7 +23,8 @@ JOBS ?= 2
 MPY_MAKE_ARGS := VARIANT_DIR=$(ROOT)/mpy/unix-variant BUILD=$(UNIX_BUILD) USER_C_MODULES=$(USERMODS) \
 	PYTHONGOOSE_LIB=$(RUST_LIB)
 
-.PHONY: all build run test bench fuzz header deps sources rust micropython venv clean test-python asan clippy-board
+.PHONY: all build run test bench fuzz header deps sources rust micropython venv clean test-python asan clippy-board \
+	ssl-micropython
 all: build
 
 deps: build/.deps-installed
@@ -69,6 +72,16 @@ asan: sources
 		USER_C_MODULES=$(USERMODS) PYTHONGOOSE_LIB=$(ASAN_RUST_LIB) STRIP= \
 		CFLAGS_EXTRA="$(SANITIZE_CFLAGS)" LDFLAGS_EXTRA="$(SANITIZE) -static-libubsan"
 
+# MicroPython's own TLS for the benchmark's comparison: the interpreter of mpy/unix-variant without the
+# module, with `ssl`/`tls` on Debian's libmbedtls-dev (installed by scripts/install-deps.sh; the
+# tarball's lib/mbedtls is empty and its extmod.mk links the system library; mpy/unix-ssl says more).
+SSL_BUILD := $(ROOT)/build/unix-ssl
+SSL_MICROPYTHON := $(SSL_BUILD)/micropython
+
+ssl-micropython: sources
+	@test -x $(MPY_DIR)/mpy-cross/build/mpy-cross || $(MAKE) -C $(MPY_DIR)/mpy-cross -j$(JOBS) >/dev/null
+	$(MAKE) -C $(MPY_DIR)/ports/unix -j$(JOBS) VARIANT_DIR=$(ROOT)/mpy/unix-ssl BUILD=$(SSL_BUILD)
+
 run: build
 	scripts/run-example.sh $(MICROPYTHON) examples/main.py
 
@@ -93,9 +106,10 @@ FUZZ_SECONDS ?= 300
 fuzz:
 	scripts/fuzz.sh run $(FUZZ_SECONDS)
 
-bench: build venv qemu
+bench: build venv qemu ssl-micropython
 	MICROPYTHON=$(MICROPYTHON) $(PY) bench/run.py
 	MICROPYTHON=$(MICROPYTHON) $(PY) bench/web.py
+	MICROPYTHON=$(MICROPYTHON) SSL_MICROPYTHON=$(SSL_MICROPYTHON) $(PY) bench/tls_ram.py
 	$(PY) bench/board.py
 
 clean:
