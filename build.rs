@@ -15,7 +15,9 @@ use std::path::PathBuf;
 /// `MG_MAX_HTTP_HEADERS` would change `struct mg_http_message`, so both sides must see the same).
 /// `MG_ENABLE_CUSTOM_CALLOC`: Mongoose allocates through `mg_calloc`/`mg_free` in `src/heap.rs`
 /// (counted, budgeted, aligned); a firmware build that compiles Mongoose itself must set it too.
-const MONGOOSE_DEFINES: &[(&str, &str)] = &[("MG_ENABLE_LOG", "0"), ("MG_ENABLE_CUSTOM_CALLOC", "1")];
+/// `MG_TLS=MG_TLS_BUILTIN`: Mongoose's own TLS 1.3 (no external library) for https:// and mqtts://.
+const MONGOOSE_DEFINES: &[(&str, &str)] =
+    &[("MG_ENABLE_LOG", "0"), ("MG_ENABLE_CUSTOM_CALLOC", "1"), ("MG_TLS", "MG_TLS_BUILTIN")];
 
 /// The shim's wrapper Mongoose's `epoll_wait` calls are renamed to (src/shim/modmongoose.c).
 const BLOCKING_WAIT_LINUX: &str = "pg_shim_epoll_wait";
@@ -97,9 +99,9 @@ fn main() {
         .layout_tests(true)
         .derive_default(true)
         .generate_comments(false)
-        .allowlist_function("mg_mgr_init|mg_mgr_poll|mg_mgr_free|mg_listen|mg_http_parse|mg_http_get_header|mg_send|mg_iobuf_del|mg_iobuf_resize|mg_log_set|mg_millis|mg_connect|mg_timer_add|mg_timer_free|mg_wakeup|mg_close_conn|mg_random|mg_io_send|mg_ws_upgrade|mg_ws_send")
-        .allowlist_type("mg_mgr|mg_connection|mg_http_message|mg_str|mg_iobuf|mg_ws_message")
-        .allowlist_item("mg_event|MG_LL_.*|MG_MAX_HTTP_HEADERS|MG_DATA_SIZE")
+        .allowlist_function("mg_mgr_init|mg_mgr_poll|mg_mgr_free|mg_listen|mg_http_parse|mg_http_get_header|mg_send|mg_iobuf_del|mg_iobuf_resize|mg_log_set|mg_millis|mg_connect|mg_timer_add|mg_timer_free|mg_wakeup|mg_close_conn|mg_random|mg_io_send|mg_ws_upgrade|mg_ws_send|mg_tls_init")
+        .allowlist_type("mg_mgr|mg_connection|mg_http_message|mg_str|mg_iobuf|mg_ws_message|mg_tls_opts")
+        .allowlist_item("mg_event|MG_LL_.*|MG_MAX_HTTP_HEADERS|MG_DATA_SIZE|mg_boot_timestamp_ms")
         .prepend_enum_name(false);
     if let Some(dir) = &board_dir {
         bindings = bindings.clang_arg(format!("-I{}", dir.display()));
@@ -117,7 +119,8 @@ fn main() {
 }
 
 /// The structs whose layout Rust relies on (it reads or writes their fields, or embeds them).
-const CHECKED_STRUCTS: &[&str] = &["mg_str", "mg_iobuf", "mg_http_header", "mg_http_message", "mg_addr", "mg_connection", "mg_mgr", "mg_ws_message"];
+const CHECKED_STRUCTS: &[&str] =
+    &["mg_str", "mg_iobuf", "mg_http_header", "mg_http_message", "mg_addr", "mg_connection", "mg_mgr", "mg_ws_message", "mg_tls_opts"];
 
 /// Writes `pythongoose_layout.h`: one `_Static_assert` per size and field offset of `CHECKED_STRUCTS`
 /// as bindgen (libclang, for this target and these defines) computed them, the same numbers the

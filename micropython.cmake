@@ -77,6 +77,7 @@ target_compile_definitions(usermod_pythongoose INTERFACE
     MG_ARCH=MG_ARCH_ESP32
     MG_ENABLE_LOG=0
     MG_ENABLE_CUSTOM_CALLOC=1
+    MG_TLS=MG_TLS_BUILTIN
     PYTHONGOOSE_MQTT=${PYTHONGOOSE_MQTT}
 )
 

@@ -223,7 +223,19 @@ typedef struct {
   // Empty: no CORS. Else the `Access-Control-Allow-Origin` of every reply (e.g. `*`), and
   // preflight `OPTIONS` requests are answered 204.
   PgBytes cors_origin;
+  // `https://` only: the server's certificate chain and private key (PEM).
+  PgBytes tls_cert;
+  PgBytes tls_key;
 } PgServerConfig;
+
+// Another listener for the running server's routes (`mongoose.listen`).
+typedef struct {
+  // NUL-terminated, e.g. `https://0.0.0.0:8443`.
+  const char *listen_url;
+  // `https://` only: the certificate chain and private key (PEM).
+  PgBytes tls_cert;
+  PgBytes tls_key;
+} PgListenConfig;
 
 // One `mongoose.static(prefix, directory, ...)` mount, for `pg_server_add_static`.
 typedef struct {
@@ -300,6 +312,16 @@ typedef struct {
   uint32_t reconnect_min_ms;
   uint32_t reconnect_max_ms;
   uint32_t max_packet_size;
+  // `mqtts://` only: the CA certificates (PEM) the broker's chain must verify against.
+  PgBytes tls_ca;
+  // `mqtts://` only: a client certificate chain and its key (PEM), both or neither.
+  PgBytes tls_cert;
+  PgBytes tls_key;
+  // `mqtts://` only: the name sent as SNI and checked against the certificate (else the URL's host).
+  bool has_server_name;
+  PgBytes server_name;
+  // `mqtts://` only: skip the certificate and host name checks.
+  bool tls_insecure;
 } PgMqttConfig;
 
 // One subscription request: topic filter and maximum QoS.
@@ -334,6 +356,10 @@ typedef struct {
   bool has_id;
   PgBytes id;
 } PgPushMessage;
+
+// Wall-clock time in milliseconds since 1970 (the port's `time.time()`), for dating
+// certificates; below `tls::MIN_WALL_CLOCK_MS` when the board's clock was never set.
+extern uint64_t pg_shim_wall_clock_ms(void);
 
 // Calls the handler in `slot` with `request`, filling `reply` (pointers stay valid until the
 // next Python allocation: copy them out before anything else calls the shim).
@@ -408,6 +434,12 @@ const char *pg_status_message(PgStatus status);
 // # Safety
 // `config` is null or points to a valid config whose `listen_url` is null or NUL-terminated.
 PgStatus pg_server_start(const PgServerConfig *config);
+
+// Adds another listener for the running server's routes (`mongoose.listen`).
+//
+// # Safety
+// `config` is null or valid: `listen_url` null or NUL-terminated, the credentials readable.
+PgStatus pg_server_listen(const PgListenConfig *config);
 
 // Adds (or replaces) a static-file mount: GET/HEAD of files under `mount.directory` for paths
 // under `mount.prefix` (routes win over mounts; the longest prefix wins among mounts).

@@ -20,10 +20,18 @@ def init(
     request_timeout_ms: int = 10000,
     idle_timeout_ms: int = 60000,
     cors: Optional[str] = None,
+    cert: Union[str, _Buffer, None] = None,
+    key: Union[str, _Buffer, None] = None,
 ) -> None:
     """Starts the HTTP server. `api(body)` serves /api/<name> (or a dict of name -> handler);
     `auth(user, password)` accepts with any truthy value. RuntimeError if already started.
-    `cors`: an origin ("*") for Access-Control-Allow-Origin, and 204 answers to preflights."""
+    `cors`: an origin ("*") for Access-Control-Allow-Origin, and 204 answers to preflights.
+    `https://` URLs need `cert` (certificate chain, PEM) and `key` (its private key, PEM: EC
+    P-256 or RSA); a key the built-in TLS cannot use is a ValueError here."""
+
+def listen(url: str, *, cert: Union[str, _Buffer, None] = None, key: Union[str, _Buffer, None] = None) -> None:
+    """Adds another listener for the same routes (e.g. https:// on 8443 beside http:// on 8000).
+    RuntimeError before init(); OSError when the address is taken."""
 
 def static(prefix: str, directory: str, *, index: str = "index.html", max_age: int = 3600, auth: bool = False) -> None:
     """Serves GET/HEAD of the files under `directory` (read through the VFS) for paths under
@@ -162,9 +170,17 @@ class MQTTclient:
         reconnect_max_ms: int = 60000,
         max_packet_size: int = 65536,
         wait_ms: int = 0,
+        ca: Union[str, _Buffer, None] = None,
+        cert: Union[str, _Buffer, None] = None,
+        key: Union[str, _Buffer, None] = None,
+        server_name: Optional[str] = None,
+        insecure: bool = False,
     ) -> Optional[bool]:
         """Starts connecting and returns None; with wait_ms > 0, polls until CONNACK and returns
-        the session-present flag, or raises OSError (refused, or ETIMEDOUT: still trying)."""
+        the session-present flag, or raises OSError (refused, or ETIMEDOUT: still trying).
+        `mqtts://` verifies the broker's chain against `ca` (PEM) and its name (the URL's host, or
+        `server_name`); without `ca` it needs `insecure=True`. `cert`/`key`: a client certificate.
+        A certificate that does not verify stops the client (on_disconnect gets the reason)."""
     def pub(self, topic: str, msg: Union[str, _Buffer], qos: int = 0, retain: bool = False) -> Optional[int]: ...
     def sub(self, topic: Union[str, list[tuple[str, int]]], qos: int = 0) -> int: ...
     def unsub(self, topic: Union[str, list[str]]) -> int: ...

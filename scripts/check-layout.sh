@@ -63,11 +63,11 @@ done
 # 3. The C compiler agrees, and a wrong number fails the compile.
 compile_rv32() { # header-dir
   "${cross}gcc" -march=rv32imc -mabi=ilp32 --specs=picolibc.specs -std=gnu99 -Werror -c \
-    -DMG_ARCH=MG_ARCH_CUSTOM -DMG_ENABLE_LOG=0 -DMG_ENABLE_CUSTOM_CALLOC=1 \
+    -DMG_ARCH=MG_ARCH_CUSTOM -DMG_ENABLE_LOG=0 -DMG_ENABLE_CUSTOM_CALLOC=1 -DMG_TLS=MG_TLS_BUILTIN \
     -I"$esp32_dir" -I"$mongoose_dir" -I"$1" src/shim/layout_check.c -o "$work/layout_rv32.o"
 }
 compile_host() { # header-dir
-  cc -std=gnu99 -Werror -c -DMG_ENABLE_LOG=0 -DMG_ENABLE_CUSTOM_CALLOC=1 \
+  cc -std=gnu99 -Werror -c -DMG_ENABLE_LOG=0 -DMG_ENABLE_CUSTOM_CALLOC=1 -DMG_TLS=MG_TLS_BUILTIN \
     -I"$mongoose_dir" -I"$1" src/shim/layout_check.c -o "$work/layout_host.o"
 }
 wrong() { # header out-dir: the header with mg_connection.fn_data's offset off by 4
@@ -90,7 +90,7 @@ check "... and the error names the field" grep -q "offset of mg_connection.fn_da
 # layout the bindings were generated for from boards/esp32/mongoose_config.h.
 compile_esp32_arch() { # header-dir
   "${cross}gcc" -march=rv32imc -mabi=ilp32 --specs=picolibc.specs -std=gnu99 -Werror -c \
-    -DMG_ARCH=MG_ARCH_ESP32 -DMG_ENABLE_LOG=0 -DMG_ENABLE_CUSTOM_CALLOC=1 \
+    -DMG_ARCH=MG_ARCH_ESP32 -DMG_ENABLE_LOG=0 -DMG_ENABLE_CUSTOM_CALLOC=1 -DMG_TLS=MG_TLS_BUILTIN \
     -I"$root/tests/esp32-stub-idf" -I"$mongoose_dir" -I"$1" src/shim/layout_check.c -o "$work/layout_esp32.o"
 }
 esp32_arch_active() {

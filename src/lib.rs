@@ -20,6 +20,7 @@ extern crate std;
 pub mod http;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
+pub mod tls;
 pub mod url;
 
 #[cfg(feature = "mongoose")]

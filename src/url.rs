@@ -1,6 +1,7 @@
 //! What a URL's scheme means, decided before anything opens a socket: a scheme names a protocol
-//! the module speaks in full, or the URL is refused. `https://` and `mqtts://` are never served or
-//! dialled in plaintext (this build has no TLS yet). Pure logic: no FFI, no Mongoose.
+//! the module speaks in full, or the URL is refused. `https://` and `mqtts://` mean TLS: the
+//! caller learns it from [`check`] and never serves or dials them in plaintext. Pure logic: no
+//! FFI, no Mongoose.
 
 /// Which URLs a caller takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,8 +17,6 @@ pub enum UrlRole {
 pub enum UrlError {
     /// No `scheme://` prefix.
     MissingScheme,
-    /// A TLS scheme, which this build cannot honour.
-    TlsUnavailable,
     /// A scheme this role does not speak.
     UnsupportedScheme,
     /// Nothing after the scheme, or bytes no URL has (NUL, space, control characters).
@@ -28,24 +27,26 @@ impl UrlError {
     pub fn message(self, role: UrlRole) -> &'static str {
         match (self, role) {
             (UrlError::MissingScheme | UrlError::UnsupportedScheme, UrlRole::HttpListener) => {
-                "unsupported URL scheme: the server listens on http://HOST:PORT"
+                "unsupported URL scheme: the server listens on http://HOST:PORT or https://HOST:PORT"
             }
             (UrlError::MissingScheme | UrlError::UnsupportedScheme, UrlRole::MqttBroker) => {
-                "unsupported URL scheme: a broker URL is mqtt://HOST[:PORT]"
-            }
-            (UrlError::TlsUnavailable, UrlRole::HttpListener) => {
-                "https:// needs TLS, which this build does not have (it never serves https:// in plaintext): use http://"
-            }
-            (UrlError::TlsUnavailable, UrlRole::MqttBroker) => {
-                "mqtts:// needs TLS, which this build does not have (it never connects in plaintext instead): use mqtt://"
+                "unsupported URL scheme: a broker URL is mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"
             }
             (UrlError::Malformed, _) => "malformed URL: expected SCHEME://HOST[:PORT]",
         }
     }
 }
 
-/// Checks that `url` names a protocol `role` speaks, over a transport this build has.
-pub fn check(url: &[u8], role: UrlRole) -> Result<(), UrlError> {
+/// What carries a checked URL's protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Plain,
+    /// `https://`, `mqtts://`: TLS, never plaintext.
+    Tls,
+}
+
+/// Checks that `url` names a protocol `role` speaks; says whether it runs over TLS.
+pub fn check(url: &[u8], role: UrlRole) -> Result<Transport, UrlError> {
     if url.iter().any(|&byte| byte <= b' ' || byte == 0x7f) {
         return Err(UrlError::Malformed);
     }
@@ -60,28 +61,42 @@ pub fn check(url: &[u8], role: UrlRole) -> Result<(), UrlError> {
         UrlRole::HttpListener => is(b"https"),
         UrlRole::MqttBroker => is(b"mqtts"),
     };
-    if secure {
-        return Err(UrlError::TlsUnavailable);
-    }
-    if !plain {
+    if !plain && !secure {
         return Err(UrlError::UnsupportedScheme);
     }
     if rest.is_empty() || rest.starts_with(b":") || rest.starts_with(b"/") {
         return Err(UrlError::Malformed);
     }
-    Ok(())
+    Ok(if secure { Transport::Tls } else { Transport::Plain })
 }
 
-/// Where the host name of a checked URL is (after `://`, before the port, path, query or
-/// fragment), when it is a name some resolver has to look up: not an IPv4 literal, not
-/// `localhost`, not a bracketed IPv6 address.
-pub fn host_to_resolve(url: &[u8]) -> Option<core::ops::Range<usize>> {
+/// Where the host of a checked URL is: after `://`, before the port, path, query or fragment
+/// (a bracketed IPv6 address with its brackets).
+fn host_range(url: &[u8]) -> Option<core::ops::Range<usize>> {
     let start = url.windows(3).position(|window| window == b"://")? + 3;
     let rest = url.get(start..)?;
-    let length = rest.iter().position(|byte| b":/?#".contains(byte)).unwrap_or(rest.len());
-    let host = rest.get(..length)?;
+    let length = if rest.starts_with(b"[") {
+        rest.iter().position(|&byte| byte == b']').map_or(rest.len(), |close| close + 1)
+    } else {
+        rest.iter().position(|byte| b":/?#".contains(byte)).unwrap_or(rest.len())
+    };
+    Some(start..start + length)
+}
+
+/// The host of a checked URL as a TLS client names it (SNI and the certificate check): a name,
+/// or an address without IPv6 brackets.
+pub fn host(url: &[u8]) -> &[u8] {
+    let host = host_range(url).and_then(|range| url.get(range)).unwrap_or(&[]);
+    host.strip_prefix(b"[").and_then(|inner| inner.strip_suffix(b"]")).unwrap_or(host)
+}
+
+/// Where the host name of a checked URL is, when it is a name some resolver has to look up:
+/// not an IPv4 literal, not `localhost`, not a bracketed IPv6 address.
+pub fn host_to_resolve(url: &[u8]) -> Option<core::ops::Range<usize>> {
+    let range = host_range(url)?;
+    let host = url.get(range.clone())?;
     let literal = host.is_empty() || host.starts_with(b"[") || host.eq_ignore_ascii_case(b"localhost") || is_ipv4(host);
-    (!literal).then_some(start..start + length)
+    (!literal).then_some(range)
 }
 
 fn is_ipv4(host: &[u8]) -> bool {
@@ -116,27 +131,34 @@ mod tests {
 
     #[test]
     fn plain_schemes_of_each_role_are_accepted_in_any_case() {
-        assert_eq!(check(b"http://0.0.0.0:8000", UrlRole::HttpListener), Ok(()));
-        assert_eq!(check(b"HTTP://127.0.0.1:80", UrlRole::HttpListener), Ok(()));
-        assert_eq!(check(b"mqtt://broker.local", UrlRole::MqttBroker), Ok(()));
-        assert_eq!(check(b"mqtt://[::1]:1883", UrlRole::MqttBroker), Ok(()));
+        assert_eq!(check(b"http://0.0.0.0:8000", UrlRole::HttpListener), Ok(Transport::Plain));
+        assert_eq!(check(b"HTTP://127.0.0.1:80", UrlRole::HttpListener), Ok(Transport::Plain));
+        assert_eq!(check(b"mqtt://broker.local", UrlRole::MqttBroker), Ok(Transport::Plain));
+        assert_eq!(check(b"mqtt://[::1]:1883", UrlRole::MqttBroker), Ok(Transport::Plain));
     }
 
     #[test]
-    fn tls_schemes_are_refused_never_downgraded() {
-        assert_eq!(check(b"https://127.0.0.1:8443", UrlRole::HttpListener), Err(UrlError::TlsUnavailable));
-        assert_eq!(check(b"mqtts://127.0.0.1:8883", UrlRole::MqttBroker), Err(UrlError::TlsUnavailable));
-        assert_eq!(check(b"MQTTS://h", UrlRole::MqttBroker), Err(UrlError::TlsUnavailable));
-        assert!(UrlError::TlsUnavailable.message(UrlRole::MqttBroker).starts_with("mqtts://"));
-        assert!(UrlError::TlsUnavailable.message(UrlRole::HttpListener).starts_with("https://"));
+    fn the_host_is_what_a_tls_client_checks_the_certificate_against() {
+        assert_eq!(host(b"mqtts://broker.example:8883"), b"broker.example");
+        assert_eq!(host(b"mqtts://10.0.2.2"), b"10.0.2.2");
+        assert_eq!(host(b"mqtts://[::1]:8883"), b"::1");
+        assert_eq!(host(b"https://h/path?q#f"), b"h");
+    }
+
+    #[test]
+    fn tls_schemes_say_tls_in_any_case() {
+        assert_eq!(check(b"https://127.0.0.1:8443", UrlRole::HttpListener), Ok(Transport::Tls));
+        assert_eq!(check(b"mqtts://127.0.0.1:8883", UrlRole::MqttBroker), Ok(Transport::Tls));
+        assert_eq!(check(b"MQTTS://h", UrlRole::MqttBroker), Ok(Transport::Tls));
+        assert_eq!(check(b"mqtts://", UrlRole::MqttBroker), Err(UrlError::Malformed));
     }
 
     #[test]
     fn other_schemes_and_a_role_s_wrong_scheme_are_refused() {
-        for url in [&b"tcp://h:1"[..], b"udp://h:1", b"ws://h:1", b"wss://h:1", b"ftp://h", b"mqtt://h:1", b"://h"] {
+        for url in [&b"tcp://h:1"[..], b"udp://h:1", b"ws://h:1", b"wss://h:1", b"ftp://h", b"mqtt://h:1", b"mqtts://h:1", b"://h"] {
             assert_eq!(check(url, UrlRole::HttpListener), Err(UrlError::UnsupportedScheme), "{url:?}");
         }
-        for url in [&b"tcp://h:1"[..], b"ws://h:1", b"http://h:1", b"https://h"] {
+        for url in [&b"tcp://h:1"[..], b"ws://h:1", b"http://h:1", b"https://h", b"wss://h"] {
             assert_eq!(check(url, UrlRole::MqttBroker), Err(UrlError::UnsupportedScheme), "{url:?}");
         }
     }

@@ -187,7 +187,8 @@ def test_requests_behind_a_handler_s_keyboardinterrupt_are_served_after_it_not_d
 
 
 # ---------------------------------------------------------------------------------------------
-# A scheme means what it says: no TLS yet, so https:// and mqtts:// are refused, never plaintext.
+# A scheme means what it says: https:// and mqtts:// without what TLS needs (a certificate and
+# key; a CA or insecure=True) are refused, never served or dialled in plaintext.
 
 SCHEMES = """
 import mongoose
@@ -216,7 +217,7 @@ print("DONE")
 """
 
 
-def test_tls_and_unknown_schemes_are_refused_with_value_error_never_served_in_plaintext(run_script, fake_broker):
+def test_tls_without_credentials_and_unknown_schemes_are_refused_never_plaintext(run_script, fake_broker):
     seen = []
     fake = fake_broker(lambda sock, index, stop: seen.append(read_mqtt_packet(sock, timeout=1)))
     port = free_port()
@@ -225,8 +226,8 @@ def test_tls_and_unknown_schemes_are_refused_with_value_error_never_served_in_pl
     assert "SERVED" not in output and "CONNECTING" not in output, output
     refused = [line for line in output.splitlines() if line.startswith("REFUSED")]
     assert len(refused) == 9, output
-    assert "needs TLS" in refused[0] and "needs TLS" in refused[1], refused
-    assert "mqtts://" in refused[5] and "needs TLS" in refused[5], refused
+    assert "needs cert= and key=" in refused[0] and "needs cert= and key=" in refused[1], refused
+    assert "mqtts:// verifies the broker" in refused[5] and "ca=" in refused[5], refused
     time.sleep(0.3)
     assert fake.connections == 0 and seen == [], "a credential-bearing CONNECT went out in plaintext"
 

@@ -12,6 +12,6 @@ PYTHONGOOSE_MONGOOSE_DIR ?= $(BOARD_GLUE_DIR)/../../third_party/mongoose
 $(patsubst $(USER_C_MODULES)/%,$(BUILD)/%,$(BOARD_GLUE_DIR))/virtio_net.o \
 $(patsubst $(USER_C_MODULES)/%,$(BUILD)/%,$(BOARD_GLUE_DIR))/c_limit.o: CFLAGS += -I$(PYTHONGOOSE_MONGOOSE_DIR) \
 	-I$(BOARD_GLUE_DIR)/../../bench \
-	-I$(BOARD_GLUE_DIR) -DMG_ARCH=MG_ARCH_CUSTOM -DMG_ENABLE_LOG=0 -DMG_ENABLE_CUSTOM_CALLOC=1
+	-I$(BOARD_GLUE_DIR) -DMG_ARCH=MG_ARCH_CUSTOM -DMG_ENABLE_LOG=0 -DMG_ENABLE_CUSTOM_CALLOC=1 -DMG_TLS=MG_TLS_BUILTIN
 # The layout check (pythongoose's micropython.mk) sees this board's Mongoose settings too.
 $(BUILD)/pythongoose/src/shim/layout_check.o: CFLAGS += -I$(BOARD_GLUE_DIR) -DMG_ARCH=MG_ARCH_CUSTOM

@@ -44,6 +44,9 @@ impl PgCallOutcome {
 }
 
 extern "C" {
+    /// Wall-clock time in milliseconds since 1970 (the port's `time.time()`), for dating
+    /// certificates; below `tls::MIN_WALL_CLOCK_MS` when the board's clock was never set.
+    pub fn pg_shim_wall_clock_ms() -> u64;
     /// Calls the handler in `slot` with `request`, filling `reply` (pointers stay valid until the
     /// next Python allocation: copy them out before anything else calls the shim).
     /// Returns a `PgCallOutcome` code.
@@ -155,6 +158,11 @@ mod stand_ins {
     #[no_mangle]
     extern "C" fn pg_shim_template_value(_stream: u32, _name: *const u8, _name_len: usize, _out: *mut PgBytes) -> i32 {
         PgCallOutcome::Failed as i32
+    }
+
+    #[no_mangle]
+    extern "C" fn pg_shim_wall_clock_ms() -> u64 {
+        0
     }
 
     #[cfg(feature = "mqtt")]

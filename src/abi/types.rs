@@ -294,6 +294,20 @@ pub struct PgServerConfig {
     /// Empty: no CORS. Else the `Access-Control-Allow-Origin` of every reply (e.g. `*`), and
     /// preflight `OPTIONS` requests are answered 204.
     pub cors_origin: PgBytes,
+    /// `https://` only: the server's certificate chain and private key (PEM).
+    pub tls_cert: PgBytes,
+    pub tls_key: PgBytes,
+}
+
+/// Another listener for the running server's routes (`mongoose.listen`).
+#[repr(C)]
+#[derive(Debug)]
+pub struct PgListenConfig {
+    /// NUL-terminated, e.g. `https://0.0.0.0:8443`.
+    pub listen_url: *const c_char,
+    /// `https://` only: the certificate chain and private key (PEM).
+    pub tls_cert: PgBytes,
+    pub tls_key: PgBytes,
 }
 
 /// Options of `pg_mqtt_connect`. Byte strings may be empty; `has_*` tell absent from empty.
@@ -327,6 +341,16 @@ pub struct PgMqttConfig {
     pub reconnect_min_ms: u32,
     pub reconnect_max_ms: u32,
     pub max_packet_size: u32,
+    /// `mqtts://` only: the CA certificates (PEM) the broker's chain must verify against.
+    pub tls_ca: PgBytes,
+    /// `mqtts://` only: a client certificate chain and its key (PEM), both or neither.
+    pub tls_cert: PgBytes,
+    pub tls_key: PgBytes,
+    /// `mqtts://` only: the name sent as SNI and checked against the certificate (else the URL's host).
+    pub has_server_name: bool,
+    pub server_name: PgBytes,
+    /// `mqtts://` only: skip the certificate and host name checks.
+    pub tls_insecure: bool,
 }
 
 /// One subscription request: topic filter and maximum QoS.

@@ -18,10 +18,11 @@ use core::ffi::{c_char, c_int, CStr};
 use crate::http::limits::Limits;
 use crate::http::routes::{CallingConvention, HandlerRef, MethodSet, Route};
 use crate::http::static_files::Mount;
+use crate::net::tls::ServerCredentials;
 use crate::net::{event_loop, http_server, NetError};
-use crate::url::UrlRole;
+use crate::url::{Transport, UrlRole};
 use crate::abi::types::{
-    PgBytes, PgHeapStats, PgReplacedSlots, PgRequest, PgRoute, PgServerConfig, PgStaticMount, PgStatus,
+    PgBytes, PgHeapStats, PgListenConfig, PgReplacedSlots, PgRequest, PgRoute, PgServerConfig, PgStaticMount, PgStatus,
 };
 
 fn status_of(result: Result<(), NetError>) -> PgStatus {
@@ -68,9 +69,11 @@ pub unsafe extern "C" fn pg_server_start(config: *const PgServerConfig) -> PgSta
     }
     // SAFETY: non-null and NUL-terminated per the contract.
     let url = unsafe { CStr::from_ptr(config.listen_url) };
-    if let Err(error) = crate::url::check(url.to_bytes(), UrlRole::HttpListener) {
-        return last_error::set(PgStatus::InvalidArgument, error.message(UrlRole::HttpListener));
-    }
+    // SAFETY: per the contract, the credentials are readable for their lengths.
+    let tls = match listener_credentials(url, unsafe { config.tls_cert.as_slice() }, unsafe { config.tls_key.as_slice() }) {
+        Ok(tls) => tls,
+        Err(status) => return status,
+    };
     let limits = Limits {
         max_header_bytes: config.max_header_bytes,
         max_body_bytes: config.max_body_bytes,
@@ -82,7 +85,46 @@ pub unsafe extern "C" fn pg_server_start(config: *const PgServerConfig) -> PgSta
     if !crate::http::reply::is_safe_header_text(cors_origin) {
         return last_error::set(PgStatus::InvalidArgument, "cors must not hold CR, LF or NUL");
     }
-    status_of(http_server::start(url, limits, config.auth_enabled, cors_origin))
+    status_of(http_server::start(url, tls, limits, config.auth_enabled, cors_origin))
+}
+
+/// A listener URL's TLS credentials, checked: `https://` needs a certificate and key the
+/// built-in TLS can use; `http://` takes none.
+fn listener_credentials(url: &CStr, cert: &[u8], key: &[u8]) -> Result<Option<ServerCredentials>, PgStatus> {
+    let invalid = |message: &str| last_error::set(PgStatus::InvalidArgument, message);
+    match crate::url::check(url.to_bytes(), UrlRole::HttpListener) {
+        Err(error) => Err(invalid(error.message(UrlRole::HttpListener))),
+        Ok(Transport::Plain) if cert.is_empty() && key.is_empty() => Ok(None),
+        Ok(Transport::Plain) => Err(invalid("cert= and key= are for https:// URLs")),
+        Ok(Transport::Tls) if cert.is_empty() || key.is_empty() => {
+            Err(invalid("https:// needs cert= and key= (the certificate chain and private key, PEM)"))
+        }
+        Ok(Transport::Tls) => {
+            crate::tls::check_credentials(cert, key).map_err(invalid)?;
+            Ok(Some(ServerCredentials { cert: cert.to_vec(), key: key.to_vec() }))
+        }
+    }
+}
+
+/// Adds another listener for the running server's routes (`mongoose.listen`).
+///
+/// # Safety
+/// `config` is null or valid: `listen_url` null or NUL-terminated, the credentials readable.
+#[no_mangle]
+pub unsafe extern "C" fn pg_server_listen(config: *const PgListenConfig) -> PgStatus {
+    // SAFETY: per the contract.
+    let Some(config) = (unsafe { config.as_ref() }) else { return last_error::null_argument() };
+    if config.listen_url.is_null() {
+        return last_error::set(PgStatus::InvalidArgument, "a listen URL");
+    }
+    // SAFETY: non-null and NUL-terminated per the contract.
+    let url = unsafe { CStr::from_ptr(config.listen_url) };
+    // SAFETY: per the contract, the credentials are readable for their lengths.
+    let tls = match listener_credentials(url, unsafe { config.tls_cert.as_slice() }, unsafe { config.tls_key.as_slice() }) {
+        Ok(tls) => tls,
+        Err(status) => return status,
+    };
+    status_of(http_server::listen(url, tls))
 }
 
 /// Adds (or replaces) a static-file mount: GET/HEAD of files under `mount.directory` for paths

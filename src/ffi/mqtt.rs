@@ -9,7 +9,8 @@ use crate::mqtt::codec::{EncodeError, QoS};
 use crate::mqtt::session::{client_id_from_random, RequestError, SessionConfig, Will};
 use crate::net::event_loop::random_u32;
 use crate::net::mqtt_client::{self, ClientError, CreateError, WaitOutcome};
-use crate::url::{check as check_url, UrlRole};
+use crate::net::tls::ClientOptions;
+use crate::url::{check as check_url, Transport, UrlRole};
 
 fn qos_of(value: u8) -> Result<QoS, PgStatus> {
     QoS::from_u8(value).ok_or_else(|| last_error::set(PgStatus::InvalidArgument, "qos must be 0, 1 or 2"))
@@ -98,6 +99,48 @@ unsafe fn session_config(config: &PgMqttConfig) -> Result<SessionConfig, PgStatu
     })
 }
 
+/// The TLS options of an `mqtts://` client, checked: never an unverified connection unless asked
+/// for by name, a CA and client credentials the built-in TLS can use. None for `mqtt://`, which
+/// takes no TLS options.
+///
+/// # Safety
+/// Every `PgBytes` in `config` points to readable bytes.
+unsafe fn tls_options(config: &PgMqttConfig, transport: Transport, url: &[u8]) -> Result<Option<ClientOptions>, PgStatus> {
+    let invalid = |message: &str| last_error::set(PgStatus::InvalidArgument, message);
+    // SAFETY: per the contract, for every field below.
+    let (ca, cert, key, server_name) = unsafe {
+        (config.tls_ca.as_slice(), config.tls_cert.as_slice(), config.tls_key.as_slice(), config.server_name.as_slice())
+    };
+    if transport == Transport::Plain {
+        if !ca.is_empty() || !cert.is_empty() || !key.is_empty() || config.has_server_name || config.tls_insecure {
+            return Err(invalid("ca=, cert=, key=, server_name= and insecure= are for mqtts:// URLs"));
+        }
+        return Ok(None);
+    }
+    if ca.is_empty() && !config.tls_insecure {
+        return Err(invalid(
+            "mqtts:// verifies the broker: pass ca= (the CA certificate, PEM), or insecure=True to skip verification",
+        ));
+    }
+    if !ca.is_empty() && config.tls_insecure {
+        return Err(invalid("ca= and insecure=True contradict each other: pass one"));
+    }
+    if !ca.is_empty() {
+        crate::tls::check_ca(ca).map_err(invalid)?;
+    }
+    if cert.is_empty() != key.is_empty() {
+        return Err(invalid("a client certificate needs both cert= and key="));
+    }
+    if !cert.is_empty() {
+        crate::tls::check_credentials(cert, key).map_err(invalid)?;
+    }
+    if config.has_server_name && (server_name.is_empty() || server_name.len() > 253 || server_name.iter().any(|&b| b <= b' ' || b == 0x7f)) {
+        return Err(invalid("server_name must be a host name (1 to 253 characters, no spaces)"));
+    }
+    let name = if config.has_server_name { server_name } else { crate::url::host(url) };
+    Ok(Some(ClientOptions { ca: ca.to_vec(), cert: cert.to_vec(), key: key.to_vec(), name: name.to_vec(), insecure: config.tls_insecure }))
+}
+
 /// The id the next client will have: root its Python object under it, then `pg_mqtt_connect`.
 /// Ids are not reused while anything may still name a client.
 #[no_mangle]
@@ -121,16 +164,22 @@ pub unsafe extern "C" fn pg_mqtt_connect(config: *const PgMqttConfig, client: u3
     }
     // SAFETY: NUL-terminated per the contract.
     let url = unsafe { CStr::from_ptr(config.url) };
-    if let Err(error) = check_url(url.to_bytes(), UrlRole::MqttBroker) {
-        return last_error::set(PgStatus::InvalidArgument, error.message(UrlRole::MqttBroker));
-    }
+    let transport = match check_url(url.to_bytes(), UrlRole::MqttBroker) {
+        Ok(transport) => transport,
+        Err(error) => return last_error::set(PgStatus::InvalidArgument, error.message(UrlRole::MqttBroker)),
+    };
+    // SAFETY: per the contract.
+    let tls = match unsafe { tls_options(config, transport, url.to_bytes()) } {
+        Ok(tls) => tls,
+        Err(status) => return status,
+    };
     let url = url.to_bytes_with_nul().to_vec();
     // SAFETY: per the contract.
     let session_config = match unsafe { session_config(config) } {
         Ok(session_config) => session_config,
         Err(status) => return status,
     };
-    match mqtt_client::create(client, url, session_config, random_u32()) {
+    match mqtt_client::create(client, url, session_config, random_u32(), tls) {
         Ok(()) => PgStatus::Ok,
         Err(CreateError::Config(message)) => last_error::set(PgStatus::InvalidArgument, message),
         Err(CreateError::HostNotFound(message)) => last_error::set(PgStatus::HostNotFound, &message),

@@ -172,6 +172,8 @@ pub enum DisconnectReason {
     ClientRequested,
     /// The transport reported the connection closed or failed.
     TransportClosed,
+    /// The transport failed for a reason it named (a TLS handshake or certificate check).
+    TransportFailed(&'static str),
     /// No packet arrived within `ping_timeout_ms` after a PINGREQ.
     KeepaliveTimeout,
     /// No CONNACK within `connect_timeout_ms`.
@@ -187,6 +189,7 @@ impl DisconnectReason {
         match self {
             DisconnectReason::ClientRequested => "disconnected by the client",
             DisconnectReason::TransportClosed => "connection closed",
+            DisconnectReason::TransportFailed(reason) => reason,
             DisconnectReason::KeepaliveTimeout => "keepalive timeout: broker not responding",
             DisconnectReason::ConnectTimeout => "timed out waiting for CONNACK",
             DisconnectReason::OutOfMemory => "out of memory for a received message",
@@ -215,6 +218,8 @@ pub enum FailReason {
     ConnectionRefused(ConnectReturnCode),
     /// The link was lost and `auto_reconnect` is off.
     ConnectionLost,
+    /// The transport failed in a way no retry mends (a certificate that does not verify).
+    TransportRefused(&'static str),
 }
 
 impl FailReason {
@@ -224,6 +229,7 @@ impl FailReason {
             FailReason::ClientDisconnected => "disconnected before acknowledgement",
             FailReason::ConnectionRefused(code) => code.message(),
             FailReason::ConnectionLost => "connection lost before acknowledgement",
+            FailReason::TransportRefused(reason) => reason,
         }
     }
 }
@@ -806,6 +812,32 @@ impl Session {
             }
             ConnectionState::WaitingToReconnect | ConnectionState::Disconnected => {}
         }
+    }
+
+    /// The transport failed for a reason it names. `permanent`: no retry can mend it (a
+    /// certificate or host name that does not verify), so the session stops as after a refused
+    /// CONNACK; else it is retried like a closed link. The transport is closing by itself.
+    pub fn on_transport_failed(&mut self, reason: &'static str, permanent: bool, now_ms: u64) {
+        if !matches!(
+            self.state,
+            ConnectionState::Connecting | ConnectionState::AwaitingConnAck | ConnectionState::Connected
+        ) {
+            return;
+        }
+        if !permanent {
+            self.drop_link(DisconnectReason::TransportFailed(reason), false, now_ms);
+            return;
+        }
+        let was_connected = self.state == ConnectionState::Connected;
+        self.outgoing.clear();
+        self.owed_pubacks.clear();
+        self.transport_command = None;
+        self.events.push(if was_connected {
+            Event::Disconnected { reason: DisconnectReason::TransportFailed(reason) }
+        } else {
+            Event::ConnectFailed { reason: DisconnectReason::TransportFailed(reason) }
+        });
+        self.stop(FailReason::TransportRefused(reason));
     }
 
     /// Feeds received bytes. Handles every complete packet and returns how many bytes it

@@ -323,6 +323,52 @@ fn connack_refusals_report_the_code_and_stop_reconnecting() {
 }
 
 #[test]
+fn a_permanent_transport_failure_stops_the_session_like_a_refusal() {
+    let reason = "tls: certificate verify failed: test";
+    let mut session = Session::new(test_config(), 1).unwrap();
+    let queued = session.publish("t", b"x", QoS::AtLeastOnce, false, 0).unwrap();
+    session.connect(0);
+    assert_eq!(session.take_transport_command(), Some(TransportCommand::Open));
+    session.on_transport_connected(0);
+    sent(&mut session);
+    session.on_transport_failed(reason, true, 5);
+    assert_eq!(session.state(), ConnectionState::Disconnected);
+    assert_eq!(
+        session.drain_events(),
+        vec![
+            Event::ConnectFailed { reason: DisconnectReason::TransportFailed(reason) },
+            status(queued, DeliveryStatus::Failed(FailReason::TransportRefused(reason))),
+        ]
+    );
+    assert_eq!(DisconnectReason::TransportFailed(reason).message(), reason);
+    // No retry: nothing to wake up for, ever; the closing link's own CLOSE changes nothing.
+    assert_eq!(session.next_wakeup_ms(), None);
+    session.on_transport_closed(6);
+    session.poll(1_000_000);
+    assert_eq!(session.take_transport_command(), None);
+    assert!(session.drain_events().is_empty());
+}
+
+#[test]
+fn a_transient_transport_failure_is_retried_with_backoff_and_its_reason() {
+    let reason = "tls: handshake failed (test)";
+    let mut session = Session::new(test_config(), 1).unwrap();
+    session.connect(0);
+    session.take_transport_command();
+    session.on_transport_connected(0);
+    sent(&mut session);
+    session.on_transport_failed(reason, false, 5);
+    assert_eq!(session.state(), ConnectionState::WaitingToReconnect);
+    assert_eq!(session.drain_events(), vec![Event::ConnectFailed { reason: DisconnectReason::TransportFailed(reason) }]);
+    let wake = session.next_wakeup_ms().unwrap();
+    assert!(wake > 5);
+    session.on_transport_closed(6);
+    assert!(session.drain_events().is_empty());
+    session.poll(wake);
+    assert_eq!(session.take_transport_command(), Some(TransportCommand::Open));
+}
+
+#[test]
 fn connack_server_unavailable_is_retried_with_backoff() {
     let mut session = Session::new(test_config(), 1).unwrap();
     session.connect(0);

@@ -12,6 +12,7 @@ use super::event_loop;
 use super::file_stream::{self, OpenError, Pumped};
 use super::mongoose::{self as mg, mg_connection, mg_http_message};
 use super::push;
+use super::tls::{self as net_tls, ServerCredentials};
 use crate::abi::shim::{self, PgCallOutcome};
 use super::{mg_str_bytes, send_now, VmThreadCell};
 use super::NetError;
@@ -24,6 +25,8 @@ use crate::http::routes::{HandlerRef, Resolution, Route, RouteTable};
 use crate::http::static_files::{self, FileKind, Mount, RequestFacts, StaticPlan, StaticTable};
 
 const TEXT_PLAIN: &[u8] = b"text/plain; charset=utf-8";
+/// How long a keep-alive connection stays quiet before its empty buffers are freed.
+const IDLE_BUFFER_RELEASE_MS: u64 = 1000;
 const OUT_OF_MEMORY_REPLY: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 14\r\nConnection: close\r\n\r\nOut of memory\n";
 const AUTH_CHALLENGE: &[u8] = b"WWW-Authenticate: Basic realm=\"pythongoose\", charset=\"UTF-8\"\r\n";
@@ -41,9 +44,12 @@ struct HttpPolicy {
     body_rules: bool,
 }
 
-/// The running server (its listener lives in the shared event loop's manager).
+/// The running server (its listeners live in the shared event loop's manager).
 struct Server {
     policy: HttpPolicy,
+    /// One entry per listener, in the order they were opened: its TLS credentials, or None for
+    /// plain HTTP. A listener's `fn_data` (inherited by what it accepts) is its index + 1.
+    listeners: Vec<Option<ServerCredentials>>,
 }
 
 static SERVER: VmThreadCell<Option<Server>> = VmThreadCell::new(None);
@@ -79,16 +85,31 @@ fn note_backlog() {
     unsafe { *BACKLOG.get() = true };
 }
 
-pub fn start(listen_url: &CStr, limits: Limits, auth_enabled: bool, cors_origin: &[u8]) -> Result<(), NetError> {
+/// Opens a listener whose connections are served with listener slot `slot` (index + 1).
+fn open_listener(listen_url: &CStr, slot: usize) -> Result<(), NetError> {
+    let manager = event_loop::manager();
+    // SAFETY: the manager is initialised; the URL is NUL-terminated; the handler is a plain fn;
+    // fn_data is a number, never dereferenced.
+    let listener = unsafe { mg::mg_listen(manager, listen_url.as_ptr(), Some(on_event), slot as *mut c_void) };
+    if listener.is_null() {
+        return Err(NetError::ListenFailed);
+    }
+    Ok(())
+}
+
+pub fn start(
+    listen_url: &CStr,
+    tls: Option<ServerCredentials>,
+    limits: Limits,
+    auth_enabled: bool,
+    cors_origin: &[u8],
+) -> Result<(), NetError> {
     if is_running() {
         return Err(NetError::AlreadyStarted);
     }
-    let manager = event_loop::manager();
-    // SAFETY: the manager is initialised; the URL is NUL-terminated; the handler is a plain fn.
-    let listener = unsafe { mg::mg_listen(manager, listen_url.as_ptr(), Some(on_event), core::ptr::null_mut()) };
-    if listener.is_null() {
+    if let Err(error) = open_listener(listen_url, 1) {
         event_loop::release_if_unused();
-        return Err(NetError::ListenFailed);
+        return Err(error);
     }
     let mut cors_lines = Vec::new();
     if !cors_origin.is_empty() {
@@ -108,8 +129,32 @@ pub fn start(listen_url: &CStr, limits: Limits, auth_enabled: bool, cors_origin:
         body_rules: false,
     };
     // SAFETY: VM-thread only; nothing else borrows SERVER here.
-    unsafe { *SERVER.get() = Some(Server { policy }) };
+    unsafe { *SERVER.get() = Some(Server { policy, listeners: alloc::vec![tls] }) };
     Ok(())
+}
+
+/// Adds a listener for the running server's routes (e.g. HTTPS beside HTTP).
+pub fn listen(listen_url: &CStr, tls: Option<ServerCredentials>) -> Result<(), NetError> {
+    let slot = with_server(|server| server.listeners.len() + 1).ok_or(NetError::NotStarted)?;
+    open_listener(listen_url, slot)?;
+    with_server(|server| server.listeners.push(tls));
+    Ok(())
+}
+
+/// Starts TLS on a connection accepted by a TLS listener (its `fn_data` names the listener).
+fn start_tls_if_listener_has_it(connection: *mut mg_connection) {
+    // SAFETY: Mongoose passes a live connection; fn_data is the listener slot number we set.
+    let slot = unsafe { (*connection).fn_data } as usize;
+    // The credentials are cloned out of the short borrow only as far as a pointer: the server
+    // (and its listeners) cannot be dropped by anything mg_tls_init calls.
+    let credentials = with_server(|server| {
+        server.listeners.get(slot.wrapping_sub(1)).and_then(Option::as_ref).map(|tls| tls as *const ServerCredentials)
+    })
+    .flatten();
+    if let Some(credentials) = credentials {
+        // SAFETY: points into SERVER, which only `forget` (teardown, outside any poll) drops.
+        net_tls::start_server(connection, unsafe { &*credentials });
+    }
 }
 
 /// Adds a route; returns the route it replaced, if any.
@@ -146,7 +191,10 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, even
     }
     let now = event_loop::now_ms();
     match event as u32 {
-        mg::MG_EV_ACCEPT => set_clock(connection, ConnectionClock { last_activity_ms: now, request_started_ms: 0 }),
+        mg::MG_EV_ACCEPT => {
+            set_clock(connection, ConnectionClock { last_activity_ms: now, request_started_ms: 0 });
+            start_tls_if_listener_has_it(connection);
+        }
         // A WebSocket or event-stream peer: its bytes are not HTTP requests any more.
         mg::MG_EV_READ if push::is_peer(connection) => push::on_read(connection),
         mg::MG_EV_WS_MSG => {
@@ -268,7 +316,13 @@ fn enforce_timeouts(c: *mut mg_connection, now: u64) {
     if busy {
         return;
     }
-    match limits.timeout(read_clock(c), now) {
+    let clock = read_clock(c);
+    // A keep-alive connection quiet for a while gives its empty buffers back (busy ones keep
+    // them: reallocating per request would cost more than it saves).
+    if now.saturating_sub(clock.last_activity_ms) >= IDLE_BUFFER_RELEASE_MS {
+        super::release_idle_buffers(c);
+    }
+    match limits.timeout(clock, now) {
         Timeout::None => {}
         Timeout::RequestTooSlow => {
             let replier = Replier { connection: c, head_only: false, close: true };

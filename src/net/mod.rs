@@ -6,6 +6,7 @@ pub mod event_loop;
 pub mod file_stream;
 pub mod http_server;
 pub mod push;
+pub mod tls;
 #[cfg(feature = "mqtt")]
 pub mod mqtt_client;
 /// A build without MQTT (`--no-default-features --features mongoose`): no clients, no timers.
@@ -101,9 +102,12 @@ pub fn send_now(connection: *mut mg_connection, bytes: &[u8]) {
     // SAFETY: a live connection of ours; mg_io_send writes at most `bytes.len()` bytes to its
     // socket and returns how many (or a negative code); mg_send copies the rest into its buffer.
     unsafe {
+        // A TLS connection's bytes go through its send buffer: Mongoose encrypts them when it
+        // writes (and holds them until the handshake is done).
         let ready = (*connection).send.len == 0
             && (*connection).is_connecting() == 0
-            && (*connection).is_resolving() == 0;
+            && (*connection).is_resolving() == 0
+            && (*connection).is_tls() == 0;
         let written = if ready {
             usize::try_from(mongoose::mg_io_send(connection, bytes.as_ptr() as *const c_void, bytes.len())).unwrap_or(0)
         } else {
@@ -119,6 +123,33 @@ pub fn send_now(connection: *mut mg_connection, bytes: &[u8]) {
     }
 }
 
+/// Frees a quiet connection's empty buffers (receive, send and, for TLS, the record buffer):
+/// Mongoose sizes them in steps of `MG_IO_SIZE` (16 KB on unix) and never shrinks them, so an
+/// idle TLS link would hold 48 KB doing nothing; the next read or send allocates again. Call it between polls
+/// only, for a connection that read nothing in the last one (a busy link keeps its buffers).
+pub fn release_idle_buffers(connection: *mut mg_connection) {
+    if connection.is_null() {
+        return;
+    }
+    // SAFETY: a live connection of ours, between polls (Mongoose holds no pointer into its
+    // buffers then); only empty buffers are freed, and never during a TLS handshake, whose state
+    // refers to positions in the record buffer.
+    unsafe {
+        if (*connection).is_tls_hs() != 0 {
+            return;
+        }
+        if (*connection).recv.len == 0 && (*connection).recv.size > 0 {
+            mongoose::mg_iobuf_resize(&mut (*connection).recv, 0);
+        }
+        if (*connection).rtls.len == 0 && (*connection).rtls.size > 0 {
+            mongoose::mg_iobuf_resize(&mut (*connection).rtls, 0);
+        }
+        if (*connection).send.len == 0 && (*connection).send.size > 0 {
+            mongoose::mg_iobuf_resize(&mut (*connection).send, 0);
+        }
+    }
+}
+
 /// Writes what a connection has queued straight to its socket (a DISCONNECT must leave even if
 /// the script stops polling right after `disconnect()`); what does not fit stays queued.
 #[cfg(feature = "mqtt")]
@@ -130,7 +161,11 @@ pub fn write_through(connection: *mut mg_connection) {
     // buffer to the socket and returns how many it wrote (or a negative error).
     unsafe {
         let send = &mut (*connection).send;
-        if send.len == 0 || (*connection).is_connecting() != 0 || (*connection).is_resolving() != 0 {
+        if send.len == 0
+            || (*connection).is_connecting() != 0
+            || (*connection).is_resolving() != 0
+            || (*connection).is_tls() != 0
+        {
             return;
         }
         let written = mongoose::mg_io_send(connection, send.buf as *const c_void, send.len);

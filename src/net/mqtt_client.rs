@@ -17,6 +17,7 @@
 //! Mongoose (which fires events from inside `mg_connect`) or into Python.
 
 use alloc::collections::VecDeque;
+use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::ffi::{c_int, c_void};
@@ -24,6 +25,7 @@ use core::ffi::{c_int, c_void};
 use super::event_loop::{self, now_ms};
 use super::mongoose::{self as mg, mg_connection};
 use crate::abi::shim::{self, PgCallOutcome};
+use super::tls::{self as net_tls, ClientOptions};
 use super::{send_now, write_through, VmThreadCell};
 use crate::abi::types::{PgBytes, PgDeliveryStatus, PgMqttEvent, PgMqttEventKind};
 use crate::heap;
@@ -44,6 +46,8 @@ struct MqttClient {
     session: Session,
     /// Broker URL, NUL-terminated.
     url: Vec<u8>,
+    /// `mqtts://`: what the TLS handshake of each connection verifies and shows.
+    tls: Option<Rc<ClientOptions>>,
     /// The connection in use, or null.
     connection: *mut mg_connection,
     /// Data was read since the last prompt acknowledgement (see `acknowledge_promptly`).
@@ -173,7 +177,13 @@ fn resolve_broker_host(url_with_nul: Vec<u8>) -> Result<Vec<u8>, CreateError> {
 }
 
 /// Creates client `id` (from `reserve_id`); nothing happens on the network until `start`.
-pub fn create(id: u32, url_with_nul: Vec<u8>, config: SessionConfig, random_seed: u32) -> Result<(), CreateError> {
+pub fn create(
+    id: u32,
+    url_with_nul: Vec<u8>,
+    config: SessionConfig,
+    random_seed: u32,
+    tls: Option<ClientOptions>,
+) -> Result<(), CreateError> {
     let session = Session::new(config, random_seed).map_err(|error| CreateError::Config(error.message()))?;
     let url_with_nul = resolve_broker_host(url_with_nul)?;
     event_loop::manager();
@@ -185,6 +195,7 @@ pub fn create(id: u32, url_with_nul: Vec<u8>, config: SessionConfig, random_seed
             id,
             session,
             url: url_with_nul,
+            tls: tls.map(Rc::new),
             connection: core::ptr::null_mut(),
             ack_owed: false,
             read_this_poll: false,
@@ -304,6 +315,7 @@ pub fn acknowledge_quiet_links() {
         for client in clients.running.iter_mut() {
             if !core::mem::replace(&mut client.read_this_poll, false) {
                 client.acknowledge_if_owed();
+                super::release_idle_buffers(client.connection);
             }
         }
     });
@@ -605,10 +617,27 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, even
     let now = now_ms();
     let ours = |client: &MqttClient| client.connection == connection;
     let handled = match event as u32 {
-        mg::MG_EV_CONNECT => with_client(id, |client| ours(client) && {
-            client.session.on_transport_connected(now);
-            true
-        }),
+        mg::MG_EV_CONNECT => {
+            let tls = with_client(id, |client| if ours(client) { client.tls.clone() } else { None }).flatten();
+            // The handshake runs before the CONNECT the session queues now leaves (Mongoose holds
+            // the send buffer until it is done). An error it finds at once comes back to this
+            // handler as MG_EV_ERROR from inside start_client (no borrow is held here).
+            let started = match &tls {
+                Some(options) => net_tls::start_client(connection, options),
+                None => Ok(()),
+            };
+            with_client(id, |client| ours(client) && {
+                match started {
+                    Ok(()) => client.session.on_transport_connected(now),
+                    Err(failure) => {
+                        client.session.on_transport_failed(failure.reason, failure.permanent, now);
+                        // SAFETY: the live connection of this event; Mongoose closes it after the handler.
+                        unsafe { (*connection).set_is_closing(1) };
+                    }
+                }
+                true
+            })
+        }
         mg::MG_EV_READ => {
             // SAFETY: the live connection's receive buffer holds `len` bytes, untouched until
             // the `mg_iobuf_del` below.
@@ -640,6 +669,21 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, even
             with_client(id, |client| ours(client) && {
                 client.session.on_out_of_memory(now);
                 true
+            })
+        }
+        // A TLS handshake or certificate check failed: its reason, and no retry if none can help.
+        mg::MG_EV_ERROR => {
+            // SAFETY: the live connection of this event.
+            let handshaking = unsafe { (*connection).is_tls_hs() } != 0;
+            let failure = crate::tls::classify_client_error(error_text(event_data), handshaking);
+            with_client(id, |client| ours(client) && client.tls.is_some() && {
+                match failure {
+                    Some(failure) => {
+                        client.session.on_transport_failed(failure.reason, failure.permanent, now);
+                        true
+                    }
+                    None => false,
+                }
             })
         }
         mg::MG_EV_CLOSE => with_client(id, |client| ours(client) && {

@@ -111,6 +111,31 @@ static PgBytes bytes_of_cstr(const char *text) {
     return bytes_of(text, strlen(text));
 }
 
+// str or a bytes-like object, as bytes (valid until the next Python allocation); TypeError else.
+static PgBytes bytes_arg(mp_obj_t obj, const char *what) {
+    if (mp_obj_is_str(obj)) {
+        size_t len;
+        const char *data = mp_obj_str_get_data(obj, &len);
+        return bytes_of(data, len);
+    }
+    mp_buffer_info_t buffer;
+    if (!mp_get_buffer(obj, &buffer, MP_BUFFER_READ)) {
+        mp_raise_msg_varg(&mp_type_TypeError, MP_ERROR_TEXT("%s must be str, bytes, bytearray or memoryview"), what);
+    }
+    return bytes_of(buffer.buf, buffer.len);
+}
+
+// As bytes_arg; None is empty (the option is not given).
+static PgBytes optional_bytes_arg(mp_obj_t obj, const char *what) {
+    return obj == mp_const_none ? bytes_of("", 0) : bytes_arg(obj, what);
+}
+
+// Wall-clock milliseconds since 1970, for dating TLS certificates (Rust: abi/shim.rs): the
+// port's mp_hal_time_ns (unix and ESP32 have it; the emulated board reads QEMU's RTC).
+uint64_t pg_shim_wall_clock_ms(void) {
+    return mp_hal_time_ns() / 1000000u;
+}
+
 static void raise_pending_exception(void);
 
 // Raises what a call into Rust left: first a KeyboardInterrupt/SystemExit a callback raised
@@ -678,7 +703,7 @@ static void forget_callbacks(void) {
 // (the size limits' defaults are the platform's: DEFAULT_* above)
 static mp_obj_t mongoose_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
     enum { ARG_api, ARG_auth, ARG_url, ARG_max_header_size, ARG_max_body_size, ARG_request_timeout_ms,
-           ARG_idle_timeout_ms, ARG_cors };
+           ARG_idle_timeout_ms, ARG_cors, ARG_cert, ARG_key };
     static const mp_arg_t allowed_args[] = {
         { MP_QSTR_api, MP_ARG_OBJ, {.u_obj = mp_const_none} },
         { MP_QSTR_auth, MP_ARG_OBJ, {.u_obj = mp_const_none} },
@@ -688,6 +713,8 @@ static mp_obj_t mongoose_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
         { MP_QSTR_request_timeout_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 10000} },
         { MP_QSTR_idle_timeout_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 60000} },
         { MP_QSTR_cors, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_cert, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_key, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
@@ -755,6 +782,8 @@ static mp_obj_t mongoose_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
         .idle_timeout_ms = (uint32_t)args[ARG_idle_timeout_ms].u_int,
         .auth_enabled = auth != mp_const_none,
         .cors_origin = cors,
+        .tls_cert = optional_bytes_arg(args[ARG_cert].u_obj, "cert"),
+        .tls_key = optional_bytes_arg(args[ARG_key].u_obj, "key"),
     };
     PgStatus status = pg_server_start(&config);
     if (status != PG_STATUS_OK) {
@@ -784,6 +813,36 @@ static mp_obj_t mongoose_init(size_t n_args, const mp_obj_t *pos_args, mp_map_t 
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(mongoose_init_obj, 0, mongoose_init);
+
+// mongoose.listen(url, *, cert=None, key=None): another listener for the same routes (e.g. HTTPS
+// on 8443 beside HTTP on 8000). RuntimeError before init(); OSError when the port is taken.
+static mp_obj_t mongoose_listen(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
+    enum { ARG_url, ARG_cert, ARG_key };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_url, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_cert, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_key, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all(n_args, pos_args, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+    size_t url_len;
+    const char *url = mp_obj_str_get_data(args[ARG_url].u_obj, &url_len);
+    if (strlen(url) != url_len) {
+        mp_raise_ValueError(MP_ERROR_TEXT("url contains NUL"));
+    }
+    PgListenConfig config = {
+        .listen_url = url,
+        .tls_cert = optional_bytes_arg(args[ARG_cert].u_obj, "cert"),
+        .tls_key = optional_bytes_arg(args[ARG_key].u_obj, "key"),
+    };
+    PgStatus status = pg_server_listen(&config);
+    if (status == PG_STATUS_LISTEN_FAILED) {
+        mp_raise_msg_varg(&mp_type_OSError, MP_ERROR_TEXT("mongoose: cannot listen on %s"), url);
+    }
+    pythongoose_raise_for_status(status);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_KW(mongoose_listen_obj, 1, mongoose_listen);
 
 static uint32_t method_bit_of(mp_obj_t name_obj) {
     size_t len;
@@ -1009,19 +1068,6 @@ static void forget_mqtt_clients(void) {
 }
 
 // Bytes of a str or buffer argument (str/bytes/bytearray/memoryview).
-static PgBytes bytes_arg(mp_obj_t obj, const char *what) {
-    if (mp_obj_is_str(obj)) {
-        size_t len;
-        const char *data = mp_obj_str_get_data(obj, &len);
-        return bytes_of(data, len);
-    }
-    mp_buffer_info_t buffer;
-    if (!mp_get_buffer(obj, &buffer, MP_BUFFER_READ)) {
-        mp_raise_msg_varg(&mp_type_TypeError, MP_ERROR_TEXT("%s must be str, bytes, bytearray or memoryview"), what);
-    }
-    return bytes_of(buffer.buf, buffer.len);
-}
-
 static PgBytes topic_arg(mp_obj_t obj) {
     if (!mp_obj_is_str(obj)) {
         mp_raise_TypeError(MP_ERROR_TEXT("topic must be str"));
@@ -1131,7 +1177,9 @@ bool pg_shim_interrupt_pending(void) {
 //                will_retain=False, *, client_id=None, keepalive=60, clean_session=True,
 //                reconnect=True, max_inflight=8, max_queue=32, max_queue_bytes=1048576,
 //                ack_timeout_ms=10000, connect_timeout_ms=10000, reconnect_min_ms=1000,
-//                reconnect_max_ms=60000, max_packet_size=65536, wait_ms=0)
+//                reconnect_max_ms=60000, max_packet_size=65536, wait_ms=0,
+//                ca=None, cert=None, key=None, server_name=None, insecure=False)
+// (ca/cert/key: PEM str or bytes, for mqtts:// only; Rust checks them)
 // (the size limits' defaults are the platform's: DEFAULT_* above)
 // With wait_ms > 0 it runs the event loop until CONNACK and returns the session-present flag, or
 // raises OSError: the client stopped (refused, or failed with reconnect=False), or wait_ms ran
@@ -1142,7 +1190,7 @@ static mp_obj_t mqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_
     enum { ARG_url, ARG_user, ARG_pwd, ARG_will_topic, ARG_will_msg, ARG_will_qos, ARG_will_retain, ARG_client_id,
            ARG_keepalive, ARG_clean_session, ARG_reconnect, ARG_max_inflight, ARG_max_queue, ARG_max_queue_bytes,
            ARG_ack_timeout_ms, ARG_connect_timeout_ms, ARG_reconnect_min_ms, ARG_reconnect_max_ms,
-           ARG_max_packet_size, ARG_wait_ms };
+           ARG_max_packet_size, ARG_wait_ms, ARG_ca, ARG_cert, ARG_key, ARG_server_name, ARG_insecure };
     static const mp_arg_t allowed_args[] = {
         { MP_QSTR_url, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
         { MP_QSTR_user, MP_ARG_OBJ, {.u_obj = mp_const_none} },
@@ -1164,6 +1212,11 @@ static mp_obj_t mqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_
         { MP_QSTR_reconnect_max_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 60000} },
         { MP_QSTR_max_packet_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = DEFAULT_MQTT_MAX_PACKET_SIZE} },
         { MP_QSTR_wait_ms, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 0} },
+        { MP_QSTR_ca, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_cert, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_key, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_server_name, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_obj = mp_const_none} },
+        { MP_QSTR_insecure, MP_ARG_KW_ONLY | MP_ARG_BOOL, {.u_bool = false} },
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
     mp_arg_parse_all(n_args - 1, pos_args + 1, kw_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
@@ -1231,6 +1284,12 @@ static mp_obj_t mqtt_client_connect(size_t n_args, const mp_obj_t *pos_args, mp_
         .reconnect_min_ms = (uint32_t)args[ARG_reconnect_min_ms].u_int,
         .reconnect_max_ms = (uint32_t)args[ARG_reconnect_max_ms].u_int,
         .max_packet_size = (uint32_t)args[ARG_max_packet_size].u_int,
+        .tls_ca = optional_bytes_arg(args[ARG_ca].u_obj, "ca"),
+        .tls_cert = optional_bytes_arg(args[ARG_cert].u_obj, "cert"),
+        .tls_key = optional_bytes_arg(args[ARG_key].u_obj, "key"),
+        .has_server_name = args[ARG_server_name].u_obj != mp_const_none,
+        .server_name = optional_bytes_arg(args[ARG_server_name].u_obj, "server_name"),
+        .tls_insecure = args[ARG_insecure].u_bool,
     };
     // Rooted under its id before Rust creates it: from then on Rust may call back at any time.
     uint32_t client = pg_mqtt_reserve_id();
@@ -1649,6 +1708,7 @@ static const mp_rom_map_elem_t mongoose_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_poll), MP_ROM_PTR(&mongoose_poll_obj) },
     { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&mongoose_close_obj) },
     { MP_ROM_QSTR(MP_QSTR_memory), MP_ROM_PTR(&mongoose_memory_obj) },
+    { MP_ROM_QSTR(MP_QSTR_listen), MP_ROM_PTR(&mongoose_listen_obj) },
     { MP_ROM_QSTR(MP_QSTR_Request), MP_ROM_PTR(&pythongoose_type_request) },
     { MP_ROM_QSTR(MP_QSTR_File), MP_ROM_PTR(&pythongoose_type_file) },
     { MP_ROM_QSTR(MP_QSTR_Template), MP_ROM_PTR(&pythongoose_type_template) },

@@ -1,0 +1,75 @@
+//! Starts Mongoose's built-in TLS on a connection: on an accepted connection of an `https://`
+//! listener (its certificate and key), and on an `mqtts://` client connection once TCP is up
+//! (the CA, the name to check, an optional client certificate). What the credentials may be and
+//! what handshake errors mean is decided in `crate::tls`.
+
+use alloc::vec::Vec;
+
+use super::mongoose::{self as mg, mg_connection, mg_str, mg_tls_opts};
+use crate::abi::shim;
+use crate::tls::{HandshakeFailure, CLOCK_NOT_SET, MIN_WALL_CLOCK_MS};
+
+/// A server's certificate chain and private key (PEM, checked by `tls::check_credentials`).
+pub struct ServerCredentials {
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
+}
+
+/// What an `mqtts://` client verifies its broker with, and shows of itself.
+pub struct ClientOptions {
+    /// CA certificates (PEM); empty only when `insecure`.
+    pub ca: Vec<u8>,
+    /// A client certificate chain and key (PEM), or both empty.
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
+    /// Sent as SNI and checked against the certificate (a host name or an IP address).
+    pub name: Vec<u8>,
+    /// Skip every check (the user asked for it by name).
+    pub insecure: bool,
+}
+
+fn mg_str_of(bytes: &[u8]) -> mg_str {
+    if bytes.is_empty() {
+        mg_str { buf: core::ptr::null_mut(), len: 0 }
+    } else {
+        mg_str { buf: bytes.as_ptr() as *mut core::ffi::c_char, len: bytes.len() }
+    }
+}
+
+/// Starts the server side of the handshake on an accepted connection. Mongoose copies what it
+/// needs from the credentials before this returns.
+pub fn start_server(connection: *mut mg_connection, credentials: &ServerCredentials) {
+    let options = mg_tls_opts { cert: mg_str_of(&credentials.cert), key: mg_str_of(&credentials.key), ..Default::default() };
+    // SAFETY: a live connection Mongoose just accepted; the options point into `credentials`,
+    // alive for the call, and Mongoose parses them into its own buffers.
+    unsafe { mg::mg_tls_init(connection, &options) };
+}
+
+/// Starts the client side of the handshake on a connection whose TCP link just came up.
+/// Mongoose copies what it needs from `options` before this returns; an error it finds at once
+/// arrives as an `MG_EV_ERROR` from inside this call. A verifying client needs the wall clock to
+/// date certificates: a clock that was never set is an error here, never a skipped check.
+pub fn start_client(connection: *mut mg_connection, options: &ClientOptions) -> Result<(), HandshakeFailure> {
+    if !options.insecure {
+        // SAFETY: a plain read of the port's clock; no Python runs.
+        let wall_ms = unsafe { shim::pg_shim_wall_clock_ms() };
+        if wall_ms < MIN_WALL_CLOCK_MS {
+            return Err(CLOCK_NOT_SET);
+        }
+        // Mongoose dates certificates with mg_now() = mg_millis() + mg_boot_timestamp_ms, and
+        // asks a public time server first when that offset is 0: give it the port's clock.
+        // SAFETY: VM thread only; Mongoose reads this global during its poll, on this thread.
+        unsafe { mg::mg_boot_timestamp_ms = wall_ms.saturating_sub(mg::mg_millis()).max(1) };
+    }
+    let tls_options = mg_tls_opts {
+        ca: if options.insecure { mg_str_of(&[]) } else { mg_str_of(&options.ca) },
+        cert: mg_str_of(&options.cert),
+        key: mg_str_of(&options.key),
+        name: if options.insecure { mg_str_of(&[]) } else { mg_str_of(&options.name) },
+        skip_verification: options.insecure,
+    };
+    // SAFETY: a live client connection in its CONNECT event; the options point into `options`,
+    // alive for the call, and Mongoose parses them into its own buffers.
+    unsafe { mg::mg_tls_init(connection, &tls_options) };
+    Ok(())
+}
