@@ -111,6 +111,8 @@ def qemu_argv():
         "qemu-system-riscv32", "-machine", "virt", "-bios", "none", "-nographic", "-monitor", "none", *icount,
         "-semihosting", "-serial", "stdio", "-global", "virtio-mmio.force-legacy=false",
         "-netdev", netdev, "-device", "virtio-net-device,netdev=n0",
+        # Entropy for TLS (boards/qemu-virt-rv32/virtio_rng.c), from QEMU's own generator.
+        "-device", "virtio-rng-device",
         "-kernel", firmware,
     ]
 

@@ -156,10 +156,13 @@ uint64_t mg_millis(void) {
     return pg_board_micros() / 1000u;
 }
 
-// Mongoose's random source (MG_ENABLE_CUSTOM_RANDOM). The `virt` machine as started here has no
-// entropy device: a xorshift generator seeded from the clock. Good for packet ids, ports and
-// jitter; `false` tells Mongoose it is not a cryptographic source (this build has no TLS).
+// Mongoose's random source (MG_ENABLE_CUSTOM_RANDOM): QEMU's virtio-rng device, which TLS keys
+// and nonces need. Without the device: a xorshift generator seeded from the clock, good for packet
+// ids, ports and jitter only, and `false` tells Mongoose so (a TLS handshake then fails: "RNG").
 bool mg_random(void *buf, size_t len) {
+    if (pg_board_entropy(buf, len)) {
+        return true;
+    }
     static uint64_t state;
     if (state == 0) {
         state = (pg_board_micros() * 0x9e3779b97f4a7c15ull) | 1u;
@@ -172,6 +175,20 @@ bool mg_random(void *buf, size_t len) {
         out[i] = (uint8_t)(state >> 24);
     }
     return false;
+}
+
+// QEMU `virt`'s goldfish RTC at 0x0010_1000: TIME_LOW then TIME_HIGH (reading the low word latches
+// the high one), nanoseconds since 1970 of the host's clock.
+#define GOLDFISH_RTC 0x00101000u
+uint64_t pg_board_rtc_ns(void) {
+    uint32_t low = *(volatile uint32_t *)(GOLDFISH_RTC + 0x00u);
+    uint32_t high = *(volatile uint32_t *)(GOLDFISH_RTC + 0x04u);
+    return ((uint64_t)high << 32) | low;
+}
+
+// MicroPython's calendar clock (py/mphal.h): time.time(), and the module's certificate dates.
+uint64_t mp_hal_time_ns(void) {
+    return pg_board_rtc_ns();
 }
 
 // The Rust panic handler writes its one line to fd 2: everything goes to the serial port.

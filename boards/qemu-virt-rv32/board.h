@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 // Microseconds since power-on (CLINT mtime, 10 MHz on `virt`).
@@ -30,3 +31,11 @@ void pg_board_net_attach(void *manager);
 bool pg_board_net_rx_pending(void);
 // Clears the card's interrupt status (its PLIC line drops).
 void pg_board_net_acknowledge(void);
+
+// `len` unpredictable bytes from QEMU's virtio-rng device (virtio_rng.c); false when the board has
+// none (QEMU started without -device virtio-rng-device) or it did not answer.
+bool pg_board_entropy(void *buf, size_t len);
+
+// Nanoseconds since 1970 from QEMU's goldfish RTC (the host's clock): the calendar time TLS dates
+// certificates with.
+uint64_t pg_board_rtc_ns(void);

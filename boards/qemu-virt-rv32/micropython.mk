@@ -3,7 +3,8 @@
 # the `board` module of the board benchmark (modboard.c, with the C-only limit servers of c_limit.c).
 BOARD_GLUE_DIR := $(USERMOD_DIR)
 SRC_USERMOD_C += $(BOARD_GLUE_DIR)/modtime.c $(BOARD_GLUE_DIR)/modboard.c
-SRC_USERMOD_LIB_C += $(BOARD_GLUE_DIR)/board.c $(BOARD_GLUE_DIR)/virtio_net.c $(BOARD_GLUE_DIR)/c_limit.c
+SRC_USERMOD_LIB_C += $(BOARD_GLUE_DIR)/board.c $(BOARD_GLUE_DIR)/virtio_mmio.c $(BOARD_GLUE_DIR)/virtio_net.c \
+	$(BOARD_GLUE_DIR)/virtio_rng.c $(BOARD_GLUE_DIR)/c_limit.c
 SRC_USERMOD_LIB_ASM += $(BOARD_GLUE_DIR)/entry.S
 
 # The network driver includes mongoose.h: the same settings as build.rs gives Mongoose's own

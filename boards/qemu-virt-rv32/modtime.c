@@ -80,11 +80,16 @@ static mp_obj_t time_sleep(mp_obj_t seconds_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(time_sleep_obj, time_sleep);
 
-// Seconds since the board started (the emulated board keeps no calendar time).
+// Calendar time from QEMU's RTC (the host's clock): seconds and nanoseconds since 1970.
 static mp_obj_t time_time(void) {
-    return mp_obj_new_int_from_ull(pg_board_micros() / 1000000u);
+    return mp_obj_new_int_from_ull(pg_board_rtc_ns() / 1000000000u);
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(time_time_obj, time_time);
+
+static mp_obj_t time_time_ns(void) {
+    return mp_obj_new_int_from_ull(pg_board_rtc_ns());
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(time_time_ns_obj, time_time_ns);
 
 static const mp_rom_map_elem_t time_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_time) },
@@ -96,6 +101,7 @@ static const mp_rom_map_elem_t time_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_sleep_ms), MP_ROM_PTR(&time_sleep_ms_obj) },
     { MP_ROM_QSTR(MP_QSTR_sleep_us), MP_ROM_PTR(&time_sleep_us_obj) },
     { MP_ROM_QSTR(MP_QSTR_time), MP_ROM_PTR(&time_time_obj) },
+    { MP_ROM_QSTR(MP_QSTR_time_ns), MP_ROM_PTR(&time_time_ns_obj) },
 };
 static MP_DEFINE_CONST_DICT(time_module_globals, time_module_globals_table);
 

@@ -11,68 +11,22 @@
 #include "mongoose.h"
 
 #include "board.h"
+#include "virtio_mmio.h"
 
-// virt: eight virtio-mmio slots from 0x1000_1000, 0x1000 apart, on PLIC lines 1..8.
-#define VIRTIO_SLOT0 0x10001000u
-#define VIRTIO_SLOT_SIZE 0x1000u
-#define VIRTIO_SLOTS 8u
-#define VIRTIO_IRQ0 1u
-
-#define REG(base, offset) (*(volatile uint32_t *)((base) + (offset)))
-#define MMIO_MAGIC 0x000
-#define MMIO_VERSION 0x004
-#define MMIO_DEVICE_ID 0x008
-#define MMIO_DEVICE_FEATURES 0x010
-#define MMIO_DEVICE_FEATURES_SEL 0x014
-#define MMIO_DRIVER_FEATURES 0x020
-#define MMIO_DRIVER_FEATURES_SEL 0x024
-#define MMIO_QUEUE_SEL 0x030
-#define MMIO_QUEUE_NUM_MAX 0x034
-#define MMIO_QUEUE_NUM 0x038
-#define MMIO_QUEUE_READY 0x044
-#define MMIO_QUEUE_NOTIFY 0x050
-#define MMIO_INTERRUPT_STATUS 0x060
-#define MMIO_INTERRUPT_ACK 0x064
-#define MMIO_STATUS 0x070
-#define MMIO_QUEUE_DESC_LOW 0x080
-#define MMIO_QUEUE_DESC_HIGH 0x084
-#define MMIO_QUEUE_DRIVER_LOW 0x090
-#define MMIO_QUEUE_DRIVER_HIGH 0x094
-#define MMIO_QUEUE_DEVICE_LOW 0x0a0
-#define MMIO_QUEUE_DEVICE_HIGH 0x0a4
-#define MMIO_CONFIG 0x100
-
-#define MAGIC_VIRT 0x74726976u
 #define DEVICE_NET 1u
-#define STATUS_ACKNOWLEDGE 1u
-#define STATUS_DRIVER 2u
-#define STATUS_DRIVER_OK 4u
-#define STATUS_FEATURES_OK 8u
 #define NET_F_MAC 5u          // in feature word 0
-#define F_VERSION_1_HIGH 0u   // feature bit 32: bit 0 of feature word 1
 
 #define QUEUE_SIZE 16u
 #define RX_QUEUE 0u
 #define TX_QUEUE 1u
-#define DESC_F_WRITE 2u
 #define NET_HDR_SIZE 12u      // struct virtio_net_hdr with num_buffers (always, with VERSION_1)
 #define BUFFER_SIZE 2048u     // a header and a full Ethernet frame
 
-struct desc {
-    uint64_t addr;
-    uint32_t len;
-    uint16_t flags;
-    uint16_t next;
-};
 struct avail {
     uint16_t flags;
     uint16_t idx;
     uint16_t ring[QUEUE_SIZE];
     uint16_t used_event;
-};
-struct used_elem {
-    uint32_t id;
-    uint32_t len;
 };
 struct used {
     uint16_t flags;
@@ -94,21 +48,6 @@ static struct queue rx_queue, tx_queue;
 static uintptr_t card; // the card's register base, 0 until found and started
 static uint8_t card_mac[6];
 static struct mg_tcpip_if interface;
-
-static inline void barrier(void) {
-    __sync_synchronize();
-}
-
-static uintptr_t find_card(uint32_t *irq) {
-    for (uint32_t slot = VIRTIO_SLOTS; slot-- > 0;) {
-        uintptr_t base = VIRTIO_SLOT0 + slot * VIRTIO_SLOT_SIZE;
-        if (REG(base, MMIO_MAGIC) == MAGIC_VIRT && REG(base, MMIO_DEVICE_ID) == DEVICE_NET) {
-            *irq = VIRTIO_IRQ0 + slot;
-            return base;
-        }
-    }
-    return 0;
-}
 
 static bool set_up_queue(uintptr_t base, uint32_t index, struct queue *q, bool receive) {
     REG(base, MMIO_QUEUE_SEL) = index;
@@ -140,32 +79,11 @@ static bool set_up_queue(uintptr_t base, uint32_t index, struct queue *q, bool r
 // Finds the card, negotiates features and starts both queues (virtio 1.1, 3.1.1). Once per boot.
 static bool start_card(void) {
     uint32_t irq = 0;
-    uintptr_t base = find_card(&irq);
+    uintptr_t base = pg_virtio_find(DEVICE_NET, &irq);
     if (base == 0) {
         return false;
     }
-    if (REG(base, MMIO_VERSION) != 2) {
-        mp_hal_stdout_tx_str("virtio-net: legacy transport; start QEMU with -global virtio-mmio.force-legacy=false\n");
-        return false;
-    }
-    REG(base, MMIO_STATUS) = 0;
-    while (REG(base, MMIO_STATUS) != 0) {
-    }
-    REG(base, MMIO_STATUS) = STATUS_ACKNOWLEDGE;
-    REG(base, MMIO_STATUS) = STATUS_ACKNOWLEDGE | STATUS_DRIVER;
-    REG(base, MMIO_DEVICE_FEATURES_SEL) = 0;
-    uint32_t offered_low = REG(base, MMIO_DEVICE_FEATURES);
-    REG(base, MMIO_DEVICE_FEATURES_SEL) = 1;
-    uint32_t offered_high = REG(base, MMIO_DEVICE_FEATURES);
-    if (!(offered_high & (1u << F_VERSION_1_HIGH)) || !(offered_low & (1u << NET_F_MAC))) {
-        return false;
-    }
-    REG(base, MMIO_DRIVER_FEATURES_SEL) = 0;
-    REG(base, MMIO_DRIVER_FEATURES) = 1u << NET_F_MAC;
-    REG(base, MMIO_DRIVER_FEATURES_SEL) = 1;
-    REG(base, MMIO_DRIVER_FEATURES) = 1u << F_VERSION_1_HIGH;
-    REG(base, MMIO_STATUS) = STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK;
-    if (!(REG(base, MMIO_STATUS) & STATUS_FEATURES_OK)) {
+    if (!pg_virtio_negotiate(base, 1u << NET_F_MAC)) {
         return false;
     }
     if (!set_up_queue(base, RX_QUEUE, &rx_queue, true) || !set_up_queue(base, TX_QUEUE, &tx_queue, false)) {
