@@ -95,9 +95,9 @@ def qemu_argv():
     netdev = f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{http_port}-:8000"
     mqtt_url = os.environ.get("MQTT_URL")
     if mqtt_url:
-        found = re.fullmatch(r"mqtt://127\.0\.0\.1:(\d+)/?", mqtt_url)
+        found = re.fullmatch(r"mqtts?://127\.0\.0\.1:(\d+)/?", mqtt_url)
         if not found:
-            sys.exit("qemu-run: MQTT_URL must be mqtt://127.0.0.1:PORT (a broker on this host's loopback)")
+            sys.exit("qemu-run: MQTT_URL must be mqtt[s]://127.0.0.1:PORT (a broker on this host's loopback)")
         # One relay process per board connection (scripts/qemu_broker_relay.py): the broker sees
         # each of the board's connections, and sees it close.
         relay = f"{sys.executable} {os.path.join(ROOT, 'scripts', 'qemu_broker_relay.py')} {found.group(1)}"
@@ -118,8 +118,11 @@ def qemu_argv():
 
 
 def prelude():
-    if os.environ.get("MQTT_URL"):
-        return f'MQTT_URL = "mqtt://{BOARD_BROKER[0]}:{BOARD_BROKER[1]}"\n'.encode()
+    mqtt_url = os.environ.get("MQTT_URL")
+    if mqtt_url:
+        # The same scheme: an mqtts:// broker is reached with TLS through the same plain relay.
+        scheme = mqtt_url.split("://", 1)[0]
+        return f'MQTT_URL = "{scheme}://{BOARD_BROKER[0]}:{BOARD_BROKER[1]}"\n'.encode()
     return b""
 
 
