@@ -146,6 +146,91 @@ def measure_http_ram():
         board.proc.kill()
 
 
+TLS_IDLE_CONNECTIONS = 4
+TLS_HANDSHAKES = 10
+TLS_KEEPALIVE_GETS = 50
+
+
+def measure_tls():
+    """HTTPS and MQTT over TLS on the board (bench/board/tls.py), one boot: RAM per idle TLS
+    keep-alive connection and per handshake at its peak, instructions per handshake and per
+    keep-alive GET, RAM and connect instructions of an MQTT-over-TLS client."""
+    import ssl
+    import tempfile
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    from support.broker import Broker as TlsBroker
+    from support.pki import make_pki
+    work = tempfile.TemporaryDirectory()
+    pki = make_pki(os.path.join(work.name, "pki"))
+    with open(os.path.join(SCRIPTS, "tls.py")) as f:
+        script = f.read()
+    for name, path in (("@CERT@", pki.server), ("@KEY@", pki.server_key), ("@CA@", pki.ca)):
+        with open(path) as f:
+            script = script.replace(name, f.read())
+    script_path = os.path.join(work.name, "tls.py")
+    with open(script_path, "w") as f:
+        f.write(script)
+    broker = TlsBroker(os.path.join(work.name, "broker"), tls={"certfile": str(pki.server), "keyfile": str(pki.server_key)})
+    broker.start()
+    context = ssl.create_default_context(cafile=str(pki.ca))
+
+    def tls_connect():
+        deadline = time.monotonic() + 20
+        while True:
+            conn = http.client.HTTPSConnection("localhost", board.http_port, timeout=30, context=context)
+            try:
+                get(conn, "/api/epname")
+                return conn
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    try:
+        board = BoardRun([script_path], mqtt_url=broker.url)
+        try:
+            board.wait_for(r"^READY")
+            conn = tls_connect()
+            # Handshakes first, one at a time: the C heap's peak (it never goes down) is then
+            # that of one handshake beside the measuring connection.
+            get(conn, "/m/before_hs")
+            for _ in range(TLS_HANDSHAKES):
+                tls_connect().close()
+            get(conn, "/m/hs")
+            time.sleep(0.5)
+            get(conn, "/m/base")
+            idle = [tls_connect() for _ in range(TLS_IDLE_CONNECTIONS)]
+            time.sleep(1.5)  # past the module's idle-buffer release
+            get(conn, "/m/idle")
+            for c in idle:
+                c.close()
+            get(conn, "/m/ka_start")
+            for _ in range(TLS_KEEPALIVE_GETS):
+                get(conn, "/api/epname")
+            get(conn, "/m/ka")
+            get(conn, "/m/done")
+            conn.close()
+            figures = board.finish()
+        finally:
+            board.proc.kill()
+    finally:
+        broker.stop()
+        work.cleanup()
+    mem = dict((tag, tuple(int(v) for v in values))
+               for tag, *values in re.findall(r"^MEM (\S+) (\d+) (\d+) (\d+) (\d+)", board.text, re.M))
+    # Each MEM line's own GET counts once between two marks: take one measuring GET off.
+    measuring_get = (mem["ka"][3] - mem["ka_start"][3]) / (TLS_KEEPALIVE_GETS + 1)
+    figures.update({
+        "https_idle_c_heap": (mem["idle"][0] - mem["base"][0]) // TLS_IDLE_CONNECTIONS,
+        "https_idle_gc_heap": (mem["idle"][1] - mem["base"][1]) // TLS_IDLE_CONNECTIONS,
+        "https_handshake_peak_c_heap": mem["hs"][2] - mem["before_hs"][0],
+        "https_handshake_instructions": int((mem["hs"][3] - mem["before_hs"][3] - measuring_get) / TLS_HANDSHAKES),
+        "https_keepalive_get_instructions": int(measuring_get),
+    })
+    return figures
+
+
 def measure_mqtt():
     broker = Broker()
     try:
@@ -216,6 +301,7 @@ def main():
     cpu_runs = [measure_http_cpu() for _ in range(runs)]
     mqtt_runs = [measure_mqtt() for _ in range(runs)]
     ram = measure_http_ram()
+    tls = measure_tls()
     cpu, mqtt = cpu_runs[0], mqtt_runs[0]  # heap figures: the first run's
 
     def spread(runs_of, name):
@@ -241,6 +327,18 @@ def main():
     )
     for label, c_heap, gc_heap in rows:
         print("  %-36s %6d + %6d = %6d" % (label, c_heap, gc_heap, c_heap + gc_heap))
+    print()
+    print("TLS on the emulated board (Mongoose's built-in TLS 1.3, EC P-256 certificates)")
+    print("  per idle HTTPS keep-alive connection   %6d + %6d = %6d bytes" % (
+        tls["https_idle_c_heap"], tls["https_idle_gc_heap"], tls["https_idle_c_heap"] + tls["https_idle_gc_heap"]))
+    print("  C heap peak of one HTTPS handshake     %6d bytes" % tls["https_handshake_peak_c_heap"])
+    print("  per connected MQTT-over-TLS client     %6d + %6d = %6d bytes" % (
+        tls["mqtt_tls_client_c_heap"], tls["mqtt_tls_client_gc_heap"],
+        tls["mqtt_tls_client_c_heap"] + tls["mqtt_tls_client_gc_heap"]))
+    print("  HTTPS handshake + first GET            %9d instructions (server side)" % tls["https_handshake_instructions"])
+    print("  HTTPS keep-alive GET                   %9d instructions" % tls["https_keepalive_get_instructions"])
+    print("  MQTT-over-TLS connect (handshake, chain and host name verified, CONNACK) %d instructions"
+          % tls["mqtt_tls_connect_instructions"])
     print()
     print("CPU on the emulated board (instructions executed per event, waits left out; 200 events after"
           " 20 warm-up; median (min-max) of %d runs)" % runs)
