@@ -6,7 +6,9 @@
 use alloc::vec::Vec;
 
 use super::mongoose::{self as mg, mg_connection, mg_str, mg_tls_opts};
+#[cfg(feature = "mqtt")]
 use crate::abi::shim;
+#[cfg(feature = "mqtt")]
 use crate::tls::{HandshakeFailure, CLOCK_NOT_SET, MIN_WALL_CLOCK_MS};
 
 /// A server's certificate chain and private key (PEM, checked by `tls::check_credentials`).
@@ -16,6 +18,7 @@ pub struct ServerCredentials {
 }
 
 /// What an `mqtts://` client verifies its broker with, and shows of itself.
+#[cfg(feature = "mqtt")]
 pub struct ClientOptions {
     /// CA certificates (PEM); empty only when `insecure`.
     pub ca: Vec<u8>,
@@ -49,6 +52,7 @@ pub fn start_server(connection: *mut mg_connection, credentials: &ServerCredenti
 /// Mongoose copies what it needs from `options` before this returns; an error it finds at once
 /// arrives as an `MG_EV_ERROR` from inside this call. A verifying client needs the wall clock to
 /// date certificates: a clock that was never set is an error here, never a skipped check.
+#[cfg(feature = "mqtt")]
 pub fn start_client(connection: *mut mg_connection, options: &ClientOptions) -> Result<(), HandshakeFailure> {
     if !options.insecure {
         // SAFETY: a plain read of the port's clock; no Python runs.
