@@ -310,6 +310,18 @@ fn take_held_back(c: *mut mg_connection) -> bool {
 /// 408 for a request that takes too long to arrive; quiet close for an idle keep-alive one.
 fn enforce_timeouts(c: *mut mg_connection, now: u64) {
     let Some(limits) = limits() else { return };
+    // A TLS handshake must end within the request timeout of the accept (a peer that stops
+    // half-way would otherwise hold the socket until the idle timeout). Nothing can be answered
+    // yet: the connection just closes.
+    // SAFETY: a live accepted connection.
+    if unsafe { (*c).is_tls_hs() } != 0 {
+        let accepted = read_clock(c).last_activity_ms;
+        if limits.request_timeout_ms != 0 && now.saturating_sub(accepted) > limits.request_timeout_ms {
+            // SAFETY: as above; Mongoose frees it on its next iteration.
+            unsafe { (*c).set_is_closing(1) };
+        }
+        return;
+    }
     // SAFETY: a live accepted connection.
     let busy = unsafe { (*c).is_draining() != 0 || (*c).is_closing() != 0 || (*c).send.len > 0 }
         || file_stream::is_streaming(c);
