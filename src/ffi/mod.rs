@@ -18,7 +18,7 @@ use core::ffi::{c_char, c_int, CStr};
 use crate::http::limits::Limits;
 use crate::http::routes::{CallingConvention, HandlerRef, MethodSet, Route};
 use crate::http::static_files::Mount;
-use crate::net::tls::ServerCredentials;
+use crate::net::tls::{ServerCredentials, TlsText};
 use crate::net::{event_loop, http_server, NetError};
 use crate::url::{Transport, UrlRole};
 use crate::abi::types::{
@@ -101,7 +101,7 @@ fn listener_credentials(url: &CStr, cert: &[u8], key: &[u8]) -> Result<Option<Se
         }
         Ok(Transport::Tls) => {
             crate::tls::check_credentials(cert, key).map_err(invalid)?;
-            Ok(Some(ServerCredentials { cert: cert.to_vec(), key: key.to_vec() }))
+            Ok(Some(ServerCredentials { cert: TlsText::new(cert), key: TlsText::new(key) }))
         }
     }
 }

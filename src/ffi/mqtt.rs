@@ -9,7 +9,7 @@ use crate::mqtt::codec::{EncodeError, QoS};
 use crate::mqtt::session::{client_id_from_random, RequestError, SessionConfig, Will};
 use crate::net::event_loop::random_u32;
 use crate::net::mqtt_client::{self, ClientError, CreateError, WaitOutcome};
-use crate::net::tls::ClientOptions;
+use crate::net::tls::{ClientOptions, TlsText};
 use crate::url::{check as check_url, Transport, UrlRole};
 
 fn qos_of(value: u8) -> Result<QoS, PgStatus> {
@@ -134,11 +134,22 @@ unsafe fn tls_options(config: &PgMqttConfig, transport: Transport, url: &[u8]) -
     if !cert.is_empty() {
         crate::tls::check_credentials(cert, key).map_err(invalid)?;
     }
-    if config.has_server_name && (server_name.is_empty() || server_name.len() > 253 || server_name.iter().any(|&b| b <= b' ' || b == 0x7f)) {
-        return Err(invalid("server_name must be a host name (1 to 253 characters, no spaces)"));
+    // Mongoose keeps the name in 253 bytes with its NUL.
+    const MAX_NAME: usize = 252;
+    if config.has_server_name && (server_name.is_empty() || server_name.len() > MAX_NAME || server_name.iter().any(|&b| b <= b' ' || b == 0x7f)) {
+        return Err(invalid("server_name must be a host name (1 to 252 characters, no spaces)"));
     }
     let name = if config.has_server_name { server_name } else { crate::url::host(url) };
-    Ok(Some(ClientOptions { ca: ca.to_vec(), cert: cert.to_vec(), key: key.to_vec(), name: name.to_vec(), insecure: config.tls_insecure }))
+    if name.len() > MAX_NAME {
+        return Err(invalid("the broker's host name is longer than 252 characters"));
+    }
+    Ok(Some(ClientOptions {
+        ca: TlsText::new(ca),
+        cert: TlsText::new(cert),
+        key: TlsText::new(key),
+        name: TlsText::new(name),
+        insecure: config.tls_insecure,
+    }))
 }
 
 /// The id the next client will have: root its Python object under it, then `pg_mqtt_connect`.
