@@ -12,7 +12,7 @@ MPY_ORIG_SHA256=7b25be99a502f070b2de81dafc08da7051d992325d6e67daa9045a918fffdbea
 MPY_DSC_SHA256=8c7c406be88a6f3bc19e694eb0bbc5841112243fdf2b5a296e000d8fdc5f3c34
 CYMONGOOSE_VERSION=0.2.5
 MONGOOSE_C_SHA256=651d514ee52761c26af774d74e91346bf150c915120d967ec4332a69ea1600f5
-MONGOOSE_C_PATCHED_SHA256=3285ab4a8ead01da9576790cc107cce5830070879a182ba19836fae4c60c4056
+MONGOOSE_C_PATCHED_SHA256=a6c0e28572f9b193456fa734d0b65584a85a248362a266956ac1c536273660b3
 MONGOOSE_H_SHA256=0ee23157099964b7ca1c7bf3e02b1b8250cbd7838a6938fed63726e720f70b0b
 mkdir -p "$dest"
 
@@ -56,15 +56,14 @@ fetch_mongoose() {
   verify_mongoose "$MONGOOSE_C_PATCHED_SHA256"
 }
 
-# One fix to the pinned mongoose.c, applied after its checksum is verified (and the result pinned
-# too): its TLS client compares a certificate's IP-address entry with a 32-bit load from an odd
-# address inside the certificate, which UBSan reports and which faults on CPUs without misaligned
-# loads (the ESP32's Xtensa cores). The same comparison, byte by byte.
+# Two fixes to the pinned mongoose.c (scripts/mongoose.patch), applied after its checksum is
+# verified, the result pinned too. Its TLS (1) wrote the ECDSA signature of a handshake with
+# non-minimal DER integers whenever r or s began with a zero byte, so about 1 handshake in 256
+# failed against OpenSSL peers (BAD_SIGNATURE); (2) compared a certificate's IP-address entry with
+# a 32-bit load from an odd address (UBSan; it faults on CPUs without misaligned loads, the
+# ESP32's Xtensa cores).
 patch_mongoose() {
-  local before='*((uint32_t *) name.value) == server_ip->addr.ip4)'
-  local after='memcmp(name.value, \&server_ip->addr.ip4, 4) == 0)'
-  grep -qF "$before" "$dest/mongoose/mongoose.c" || { echo "fetch-sources: mongoose.c patch does not apply" >&2; exit 1; }
-  sed -i "s|\*((uint32_t \*) name.value) == server_ip->addr.ip4)|$after|" "$dest/mongoose/mongoose.c"
+  patch --quiet --no-backup-if-mismatch -d "$dest/mongoose" -p1 < "$here/scripts/mongoose.patch"
 }
 
 verify_mongoose() {

@@ -25,8 +25,6 @@ use crate::http::routes::{HandlerRef, Resolution, Route, RouteTable};
 use crate::http::static_files::{self, FileKind, Mount, RequestFacts, StaticPlan, StaticTable};
 
 const TEXT_PLAIN: &[u8] = b"text/plain; charset=utf-8";
-/// How long a keep-alive connection stays quiet before its empty buffers are freed.
-const IDLE_BUFFER_RELEASE_MS: u64 = 1000;
 const OUT_OF_MEMORY_REPLY: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 14\r\nConnection: close\r\n\r\nOut of memory\n";
 const AUTH_CHALLENGE: &[u8] = b"WWW-Authenticate: Basic realm=\"pythongoose\", charset=\"UTF-8\"\r\n";
@@ -331,7 +329,7 @@ fn enforce_timeouts(c: *mut mg_connection, now: u64) {
     let clock = read_clock(c);
     // A keep-alive connection quiet for a while gives its empty buffers back (busy ones keep
     // them: reallocating per request would cost more than it saves).
-    if now.saturating_sub(clock.last_activity_ms) >= IDLE_BUFFER_RELEASE_MS {
+    if now.saturating_sub(clock.last_activity_ms) >= super::IDLE_BUFFER_RELEASE_MS {
         super::release_idle_buffers(c);
     }
     match limits.timeout(clock, now) {

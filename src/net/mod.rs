@@ -123,10 +123,16 @@ pub fn send_now(connection: *mut mg_connection, bytes: &[u8]) {
     }
 }
 
+/// How long a connection stays quiet (nothing received) before `release_idle_buffers` runs for
+/// it: a busy link keeps its buffers, as reallocating (and zeroing) them per request or message
+/// would cost more than it saves.
+pub const IDLE_BUFFER_RELEASE_MS: u64 = 1000;
+
 /// Frees a quiet connection's empty buffers (receive, send and, for TLS, the record buffer):
 /// Mongoose sizes them in steps of `MG_IO_SIZE` (16 KB on unix) and never shrinks them, so an
-/// idle TLS link would hold 48 KB doing nothing; the next read or send allocates again. Call it between polls
-/// only, for a connection that read nothing in the last one (a busy link keeps its buffers).
+/// idle TLS link would hold 48 KB doing nothing; the next read or send allocates again. Call it
+/// between polls or from the connection's own poll event, once it has been quiet for
+/// `IDLE_BUFFER_RELEASE_MS`.
 pub fn release_idle_buffers(connection: *mut mg_connection) {
     if connection.is_null() {
         return;

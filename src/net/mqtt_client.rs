@@ -54,6 +54,8 @@ struct MqttClient {
     ack_owed: bool,
     /// Data was read during the current `poll`.
     read_this_poll: bool,
+    /// When data last arrived (its empty buffers are freed once it has been quiet a while).
+    last_read_ms: u64,
     /// Handled messages left PUBACK/PUBREC packets to send.
     acks_to_send: bool,
 }
@@ -199,6 +201,7 @@ pub fn create(
             connection: core::ptr::null_mut(),
             ack_owed: false,
             read_this_poll: false,
+            last_read_ms: 0,
             acks_to_send: false,
         });
         Ok(())
@@ -311,11 +314,14 @@ pub fn acknowledge_before_wait() {
 /// none in this poll). While data keeps coming, Linux's own ACKs (on our reads and on our
 /// outgoing packets) suffice; forcing one per read cost a segment each (~10% of M1's rate).
 pub fn acknowledge_quiet_links() {
+    let now = now_ms();
     with_clients(|clients| {
         for client in clients.running.iter_mut() {
             if !core::mem::replace(&mut client.read_this_poll, false) {
                 client.acknowledge_if_owed();
-                super::release_idle_buffers(client.connection);
+                if now.saturating_sub(client.last_read_ms) >= super::IDLE_BUFFER_RELEASE_MS {
+                    super::release_idle_buffers(client.connection);
+                }
             }
         }
     });
@@ -649,6 +655,7 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, even
                 ours(client).then(|| {
                     client.ack_owed = true;
                     client.read_this_poll = true;
+                    client.last_read_ms = now;
                     if admitted {
                         client.session.handle_bytes(received, now)
                     } else {
