@@ -110,6 +110,7 @@ bench: build venv qemu ssl-micropython
 	MICROPYTHON=$(MICROPYTHON) $(PY) bench/run.py
 	MICROPYTHON=$(MICROPYTHON) $(PY) bench/web.py
 	MICROPYTHON=$(MICROPYTHON) SSL_MICROPYTHON=$(SSL_MICROPYTHON) $(PY) bench/tls_ram.py
+	MICROPYTHON=$(MICROPYTHON) $(PY) bench/tls.py
 	$(PY) bench/board.py
 
 clean:

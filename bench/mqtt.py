@@ -116,7 +116,13 @@ def mosquitto_version():
 
 
 class Broker:
-    def __init__(self, extra_conf=()):
+    """With tls=(certfile, keyfile) the listener speaks TLS (the module's clients then connect to
+    mqtts://, the CA file in BENCH_MQTT_CA of their environment: bench/tls.py)."""
+
+    def __init__(self, extra_conf=(), tls=None):
+        self.scheme = "mqtts" if tls else "mqtt"
+        if tls:
+            extra_conf = ["certfile %s" % tls[0], "keyfile %s" % tls[1]] + list(extra_conf)
         self.port = free_port()
         self.dir = tempfile.TemporaryDirectory()
         conf = os.path.join(self.dir.name, "mosquitto.conf")
@@ -174,7 +180,7 @@ def cpu_per_message(broker, mark, count):
 
 def mpy_argv(kind, broker, mode, count, qos=None, heap=False):
     script = os.path.join(ROOT, "bench", "servers", "mqtt_%s.py" % kind)
-    target = ["mqtt://127.0.0.1:%d" % broker.port] if kind == "module" else ["127.0.0.1", str(broker.port)]
+    target = ["%s://127.0.0.1:%d" % (broker.scheme, broker.port)] if kind == "module" else ["127.0.0.1", str(broker.port)]
     return ([MICROPYTHON] + (["-X", "heapsize=64M"] if heap else []) + [script, mode] + target
             + [str(count)] + ([str(qos)] if qos is not None else []))
 

@@ -70,8 +70,9 @@ def build_c_server():
     inputs = sources + [os.path.join(ROOT, "bench", "c_endpoint.h")]
     if not os.path.exists(out) or any(os.path.getmtime(s) > os.path.getmtime(out) for s in inputs):
         os.makedirs(BENCH_BUILD, exist_ok=True)
-        # Same optimisation level and settings as the module's Mongoose (cc crate, opt-level "s").
-        subprocess.check_call(["cc", "-Os", "-std=gnu99", "-DMG_ENABLE_LOG=0",
+        # Same optimisation level and settings as the module's Mongoose (cc crate, opt-level "s";
+        # build.rs's MONGOOSE_DEFINES but MG_ENABLE_CUSTOM_CALLOC: libc's allocator here).
+        subprocess.check_call(["cc", "-Os", "-std=gnu99", "-DMG_ENABLE_LOG=0", "-DMG_TLS=MG_TLS_BUILTIN",
                                "-I", MONGOOSE_DIR, "-o", out] + sources)
     return out
 

@@ -3,7 +3,13 @@
 # GET /api/epname -> "hello"; POST -> the body's length. With "heap", prints the MicroPython heap
 # bytes allocated per request over requests WARMUP..WARMUP+MEASURED (gc disabled), then exits;
 # "heap-route" does the same with a mongoose.route() handler (it gets a Request object).
+# Environment (bench/tls.py): BENCH_TLS_CERT and BENCH_TLS_KEY (PEM files) make the listener
+# https://; BENCH_STATS_PORT adds a plain http:// listener on that port, and GET /stats (no auth,
+# on every listener) returns {"used", "peak", "gc"}: mongoose.memory()'s C heap figures and
+# gc.mem_alloc() after gc.collect().
 import gc
+import json
+import os
 import sys
 
 import mongoose
@@ -43,7 +49,25 @@ def auth(user, pwd):
     return users.get(user) == pwd
 
 
-mongoose.init(epname, auth, url="http://127.0.0.1:%d" % port)
+def stats(request):
+    memory = mongoose.memory()
+    gc.collect()
+    return json.dumps({"used": memory["used"], "peak": memory["peak"], "gc": gc.mem_alloc()})
+
+
+cert_file = os.getenv("BENCH_TLS_CERT")
+if cert_file:
+    with open(cert_file) as f:
+        cert = f.read()
+    with open(os.getenv("BENCH_TLS_KEY")) as f:
+        key = f.read()
+    mongoose.init(epname, auth, url="https://127.0.0.1:%d" % port, cert=cert, key=key)
+else:
+    mongoose.init(epname, auth, url="http://127.0.0.1:%d" % port)
+stats_port = os.getenv("BENCH_STATS_PORT")
+if stats_port:
+    mongoose.listen("http://127.0.0.1:%s" % stats_port)
+    mongoose.route("/stats", stats, auth=False)
 if mode == "heap-route":
     mongoose.route("/api/epname", epname_route)
 print("ready")

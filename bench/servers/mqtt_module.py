@@ -6,8 +6,10 @@
 #   micropython mqtt_module.py heap URL COUNT     subscribe bench/t (QoS 0), print "ready", then
 #                                                 heap bytes per received message (gc disabled)
 # Prints "result key=value ..."; times are microseconds from the first publish to the last
-# receive (m1) or the last acknowledgement (m2). Every wait is bounded.
+# receive (m1) or the last acknowledgement (m2). Every wait is bounded. An mqtts:// URL needs
+# BENCH_MQTT_CA in the environment: the CA file (PEM) the broker's certificate is verified with.
 import gc
+import os
 import sys
 import time
 
@@ -75,8 +77,12 @@ def on_disconnect(reason):
 
 closing = False
 client = mongoose.MQTTclient(on_publish=on_publish, on_status=on_status, on_disconnect=on_disconnect)
+tls = {}
+if url.startswith("mqtts://"):
+    with open(os.getenv("BENCH_MQTT_CA")) as f:
+        tls["ca"] = f.read()
 client.connect(url, client_id="pg-%s-%d" % (mode, time.ticks_us() & 0xFFFFFF),
-               keepalive=60, clean_session=True)
+               keepalive=60, clean_session=True, **tls)
 wait_until(client.is_connected, 5000)
 if mode in ("m1", "heap"):
     sub_pid = client.sub(TOPIC, qos)
