@@ -76,12 +76,16 @@ class BoardRun:
         return dict((name, int(value)) for name, value in re.findall(r"^FIGURE (\S+) (-?\d+)", self.text, re.M))
 
 
-def connect(port, timeout=20.0):
+def connect(port, timeout=20.0, context=None):
     """A keep-alive connection to the board that has answered once: QEMU accepts on the host port
-    before the board listens (those first connections get reset), so retry until one works."""
+    before the board listens (those first connections get reset), so retry until one works.
+    With an ssl `context`: HTTPS, the certificate checked for `localhost`."""
     deadline = time.monotonic() + timeout
     while True:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        if context is None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        else:
+            conn = http.client.HTTPSConnection("localhost", port, timeout=30, context=context)
         try:
             get(conn, "/api/epname")
             return conn
@@ -175,17 +179,7 @@ def measure_tls():
     context = ssl.create_default_context(cafile=str(pki.ca))
 
     def tls_connect():
-        deadline = time.monotonic() + 20
-        while True:
-            conn = http.client.HTTPSConnection("localhost", board.http_port, timeout=30, context=context)
-            try:
-                get(conn, "/api/epname")
-                return conn
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        return connect(board.http_port, context=context)
 
     try:
         board = BoardRun([script_path], mqtt_url=broker.url)
