@@ -87,7 +87,7 @@ class ClientRun:
             self.proc.wait(timeout=5)
             for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
                 stream.close()
-        if self.skip is None and (self.proc.returncode != 0 or set(self.marks) != {"before", "after"}):
+        if self.skip is None and (self.proc.returncode != 0 or not {"before", "after"} <= set(self.marks)):
             raise RuntimeError(f"{' '.join(argv)} failed (exit {self.proc.returncode}):\n" + self.output())
 
     def output(self):
@@ -148,12 +148,12 @@ class ClientRun:
             self.skip = line.split(None, 1)[1]
         return None
 
-    def per_connection(self, count):
-        (gc0, c0), (gc1, c1) = self.marks["before"], self.marks["after"]
+    def per_connection(self, count, end="after"):
+        (gc0, c0), (gc1, c1) = self.marks["before"], self.marks[end]
         return (c1 - c0) / count, (gc1 - gc0) / count
 
 
-def measure(argv_for, count, runs, preload):
+def measure(argv_for, count, runs, preload, end="after"):
     """Medians over `runs` processes: C heap, GC heap and total per connection, connect ms, the
     module's own count per connection (or None) and the mbedTLS version; or a SKIP reason."""
     c_heap, gc_heap, total, connect_ms, used = [], [], [], [], []
@@ -162,13 +162,13 @@ def measure(argv_for, count, runs, preload):
         result = ClientRun(argv_for(count), preload)
         if result.skip is not None:
             return {"skip": result.skip}
-        c, g = result.per_connection(count)
+        c, g = result.per_connection(count, end)
         c_heap.append(c)
         gc_heap.append(g)
         total.append(c + g)
         connect_ms += [us / 1000 for us in result.connect_us]
-        if len(result.used) == 2:
-            used.append((result.used[1] - result.used[0]) / count)
+        if len(result.used) >= 2:
+            used.append((result.used[-1 if end == "idle" else 1] - result.used[0]) / count)
         version = result.version or version
         cipher = result.cipher or cipher
     return {"c": statistics.median(c_heap), "gc": statistics.median(gc_heap), "total": statistics.median(total),
@@ -217,6 +217,8 @@ def main():
                 ("mbedtls-shared", n): measure(mbedtls("shared"), n, args.runs, preload),
                 ("module", 1): measure(module(), 1, args.runs, preload),
                 ("module", n): measure(module(), n, args.runs, preload),
+                ("module-idle", 1): measure(module("idle"), 1, args.runs, preload, end="idle"),
+                ("module-idle", n): measure(module("idle"), n, args.runs, preload, end="idle"),
                 ("module-plain", 1): measure(module("plain", broker=plain_broker), 1, args.runs, preload),
                 ("module-plain", n): measure(module("plain", broker=plain_broker), n, args.runs, preload),
             }
@@ -236,18 +238,22 @@ def main():
     print(row(mbed_label + ", one SSLContext", n, results[("mbedtls-shared", n)]))
     print(row("mongoose (built-in TLS)", 1, results[("module", 1)]))
     print(row("mongoose (built-in TLS)", n, results[("module", n)]))
+    print(row("mongoose (built-in TLS), then idle 1.5 s", 1, results[("module-idle", 1)]))
+    print(row("mongoose (built-in TLS), then idle 1.5 s", n, results[("module-idle", n)]))
     print(row("mongoose (plain MQTT, reference)", 1, results[("module-plain", 1)]))
     print(row("mongoose (plain MQTT, reference)", n, results[("module-plain", n)]))
     comparisons = ((1, ("mbedtls", 1), "1 connection, SSLContext each (the issue's baseline)"),
                    (n, ("mbedtls", n), f"{n} connections, SSLContext each"),
                    (n, ("mbedtls-shared", n), f"{n} connections, one SSLContext"))
     for count, key, text in comparisons:
-        module, mbed = results[("module", count)], results[key]
-        if "skip" in module:
-            print(f"ratio mongoose / MicroPython ssl, {text}: n/a (the module's TLS was skipped)")
-        else:
-            print(f"ratio mongoose / MicroPython ssl, {text}: {module['total'] / mbed['total']:.2f} "
-                  f"of total RAM (target: at most 0.50)")
+        for state, module in (("after CONNACK", results[("module", count)]),
+                              ("idle", results[("module-idle", count)])):
+            mbed = results[key]
+            if "skip" in module:
+                print(f"ratio mongoose ({state}) / MicroPython ssl, {text}: n/a (the module's TLS was skipped)")
+            else:
+                print(f"ratio mongoose ({state}) / MicroPython ssl, {text}: {module['total'] / mbed['total']:.2f} "
+                      f"of total RAM (target: at most 0.50)")
     print(f"  mbedTLS configuration (Debian's): record buffers {sizes['in_content_len']} + "
           f"{sizes['out_content_len']} B per connection (C heap); each SSLContext embeds an entropy context of "
           f"{sizes['entropy_context']:,} B (GC heap){' (HAVEGE enabled)' if sizes['havege'] else ''}, "
