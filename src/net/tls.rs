@@ -64,21 +64,20 @@ pub fn start_server(connection: *mut mg_connection, credentials: &ServerCredenti
 
 /// Starts the client side of the handshake on a connection whose TCP link just came up.
 /// Mongoose copies what it needs from `options` before this returns; an error it finds at once
-/// arrives as an `MG_EV_ERROR` from inside this call. A verifying client needs the wall clock to
-/// date certificates: a clock that was never set is an error here, never a skipped check.
+/// arrives as an `MG_EV_ERROR` from inside this call. Mongoose dates certificates with the wall
+/// clock: a clock that was never set is an error here, never a skipped check.
 #[cfg(feature = "mqtt")]
 pub fn start_client(connection: *mut mg_connection, options: &ClientOptions) -> Result<(), HandshakeFailure> {
-    if !options.insecure {
-        // SAFETY: a plain read of the port's clock; no Python runs.
-        let wall_ms = unsafe { shim::pg_shim_wall_clock_ms() };
-        if wall_ms < MIN_WALL_CLOCK_MS {
-            return Err(CLOCK_NOT_SET);
-        }
-        // Mongoose dates certificates with mg_now() = mg_millis() + mg_boot_timestamp_ms, and
-        // asks a public time server first when that offset is 0: give it the port's clock.
-        // SAFETY: VM thread only; Mongoose reads this global during its poll, on this thread.
-        unsafe { mg::mg_boot_timestamp_ms = wall_ms.saturating_sub(mg::mg_millis()).max(1) };
+    // Mongoose dates certificates with mg_now() = mg_millis() + mg_boot_timestamp_ms, even when
+    // told to skip verification, and asks a public time server first when that offset is 0 and
+    // it verifies: give it the port's clock, which must have been set.
+    // SAFETY: a plain read of the port's clock; no Python runs.
+    let wall_ms = unsafe { shim::pg_shim_wall_clock_ms() };
+    if wall_ms < MIN_WALL_CLOCK_MS {
+        return Err(CLOCK_NOT_SET);
     }
+    // SAFETY: VM thread only; Mongoose reads this global during its poll, on this thread.
+    unsafe { mg::mg_boot_timestamp_ms = wall_ms.saturating_sub(mg::mg_millis()).max(1) };
     let nothing = TlsText::new(&[]);
     let tls_options = mg_tls_opts {
         ca: if options.insecure { nothing.as_mg_str() } else { options.ca.as_mg_str() },

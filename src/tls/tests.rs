@@ -13,16 +13,19 @@ fn ec_p256_keys_in_sec1_and_pkcs8_pair_with_their_certificate() {
 }
 
 #[test]
-fn rsa_keys_in_pkcs8_and_pkcs1_pair_with_their_certificate() {
-    assert_eq!(check_credentials(RSA_PEM, RSA_KEY), Ok(()));
-    assert_eq!(check_credentials(RSA_PEM, RSA_PKCS1_KEY), Ok(()));
+fn rsa_keys_are_refused_by_name_in_pkcs8_and_pkcs1_form() {
+    // Mongoose's handshakes signed with an RSA key never complete (tests/test_tls_https.py).
+    for key in [RSA_KEY, RSA_PKCS1_KEY] {
+        let error = check_credentials(RSA_PEM, key).unwrap_err();
+        assert!(error.starts_with("RSA keys do not work"), "{error}");
+    }
 }
 
 #[test]
 fn a_key_that_is_not_the_certificates_is_refused() {
     let error = check_credentials(EC_PEM, OTHER_KEY).unwrap_err();
     assert!(error.contains("not the certificate's private key"), "{error}");
-    let error = check_credentials(EC_PEM, RSA_KEY).unwrap_err();
+    let error = check_credentials(RSA_PEM, EC_KEY).unwrap_err();
     assert!(error.contains("one is EC, the other RSA"), "{error}");
 }
 
@@ -33,6 +36,8 @@ fn key_types_the_builtin_tls_cannot_use_are_named() {
     let error = check_credentials(EC_PEM, P384_KEY).unwrap_err();
     assert!(error.starts_with("P-384"), "{error}");
     let error = check_credentials(P384_PEM, P384_KEY).unwrap_err();
+    assert!(error.starts_with("P-384"), "the key's kind is named first: {error}");
+    let error = check_credentials(P384_PEM, EC_KEY).unwrap_err();
     assert!(error.contains("certificate's key is of a kind"), "{error}");
     let error = check_credentials(EC_PEM, ENC_KEY).unwrap_err();
     assert!(error.starts_with("encrypted private keys"), "{error}");
