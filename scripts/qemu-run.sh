@@ -6,6 +6,7 @@
 # Environment:
 #   QEMU_FIRMWARE  the firmware (default build/qemu/firmware.elf)
 #   HTTP_PORT      host port forwarded to the board's port 8000, on 127.0.0.1 only (default 8000)
+#   QEMU_RTC_BASE  e.g. 2000-01-01: where the board's calendar clock starts (default: the host's time)
 #   MQTT_URL       mqtt[s]://127.0.0.1:PORT, a broker on this host: the board reaches it at 10.0.2.100:1883
 #                  and each script sees the board-side URL in the global MQTT_URL
 #   QEMU_TIMEOUT   seconds before the run is stopped (default 0: none)

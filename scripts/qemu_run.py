@@ -107,6 +107,11 @@ def qemu_argv():
     # QEMU_ICOUNT=1: one instruction per nanosecond of the board's clock, so that the
     # instruction counter (board.instructions(), make bench) counts instructions exactly.
     icount = ["-icount", "shift=0"] if os.environ.get("QEMU_ICOUNT") == "1" else []
+    # QEMU_RTC_BASE=2000-01-01: the board's calendar clock starts there (a board whose clock was
+    # never set); default: the host's time.
+    rtc_base = os.environ.get("QEMU_RTC_BASE")
+    if rtc_base:
+        icount += ["-rtc", f"base={rtc_base}"]
     return [
         "qemu-system-riscv32", "-machine", "virt", "-bios", "none", "-nographic", "-monitor", "none", *icount,
         "-semihosting", "-serial", "stdio", "-global", "virtio-mmio.force-legacy=false",

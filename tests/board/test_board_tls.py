@@ -111,3 +111,32 @@ def test_board_mqtt_over_tls_round_trips_and_refuses_what_does_not_verify(run_on
     assert "refused: mongoose: MQTT client stopped: tls: certificate verify failed: not signed by the CA" in out, out
     assert "refused: mongoose: MQTT client stopped: tls: host name mismatch" in out, out
     assert "done ['tls: certificate verify failed: not signed by the CA given in ca='" in out, out
+
+
+UNSET_CLOCK_CLIENT = """
+import mongoose, time
+
+CA = '''{ca}'''
+print("clock", time.time())
+reasons = []
+for insecure in (False, True):
+    client = mongoose.MQTTclient(on_disconnect=reasons.append)
+    options = {{"insecure": True}} if insecure else {{"ca": CA, "server_name": "localhost"}}
+    try:
+        client.connect(MQTT_URL, client_id="board-no-clock", wait_ms=20000, **options)
+        print("UNEXPECTED: connected with the clock at", time.time())
+    except OSError as error:
+        print("refused:", error)
+print("reasons", len(reasons))
+"""
+
+
+def test_board_whose_clock_was_never_set_refuses_tls_with_the_reason_not_a_skipped_check(run_on_board, brokers, pki):
+    broker = brokers(tls={"certfile": str(pki.server), "keyfile": str(pki.server_key)})
+    result = run_on_board(UNSET_CLOCK_CLIENT.format(ca=pki.read("ca.pem")),
+                          env={"MQTT_URL": broker.url, "QEMU_RTC_BASE": "2000-01-01"})
+    out = result.output
+    assert "clock 9466" in out, out  # 2000-01-01, as QEMU was told
+    assert "UNEXPECTED" not in out, out
+    assert out.count("refused: mongoose: MQTT client stopped: tls: the clock is not set") == 2, out
+    assert "reasons 2" in out, out
