@@ -27,7 +27,7 @@ def init(
     `auth(user, password)` accepts with any truthy value. RuntimeError if already started.
     `cors`: an origin ("*") for Access-Control-Allow-Origin, and 204 answers to preflights.
     `https://` URLs need `cert` (certificate chain, PEM) and `key` (its private key, PEM: EC
-    P-256 or RSA); a key the built-in TLS cannot use is a ValueError here."""
+    P-256); a key the built-in TLS cannot use is a ValueError here."""
 
 def listen(url: str, *, cert: Union[str, _Buffer, None] = None, key: Union[str, _Buffer, None] = None) -> None:
     """Adds another listener for the same routes (e.g. https:// on 8443 beside http:// on 8000).

@@ -19,7 +19,7 @@ def test_module_imports_and_reports_memory(run_on_board):
     assert "used 0 limit 0" in run.output, run
 
 
-def test_https_url_is_refused_with_value_error(run_on_board):
+def test_https_url_without_certificate_and_key_is_refused_with_value_error(run_on_board):
     run = run_on_board(
         """
         import mongoose
@@ -32,7 +32,7 @@ def test_https_url_is_refused_with_value_error(run_on_board):
         """
     )
     assert run.returncode == 0, run
-    assert "ValueError: mongoose: https:// needs TLS" in run.output, run
+    assert "ValueError: mongoose: https:// needs cert= and key=" in run.output, run
 
 
 def test_mqtt_client_is_created_and_idle(run_on_board):
@@ -54,7 +54,7 @@ def test_mqtt_client_is_created_and_idle(run_on_board):
     assert run.returncode == 0, run
     assert "connected False" in run.output, run
     assert "pub before connect: " in run.output, run
-    assert "mqtts: mongoose: mqtts:// needs TLS" in run.output, run
+    assert "mqtts: mongoose: mqtts:// verifies the broker: pass ca=" in run.output, run
 
 
 def test_soft_reset_between_scripts_starts_clean(run_on_board):
