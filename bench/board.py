@@ -132,6 +132,7 @@ def measure_http_ram():
         conn = connect(board.http_port)
         get(conn, "/m/base")
         idle = [connect(board.http_port) for _ in range(IDLE_CONNECTIONS)]
+        time.sleep(1.5)  # quiet past the module's release of empty buffers (1 s)
         get(conn, "/m/idle")
         get(conn, "/m/inflight")
         board.wait_for(r"^MEM after")
