@@ -3,6 +3,7 @@ against the test CA) and MQTT over TLS through a host Mosquitto that only has a 
 The board's entropy comes from QEMU's virtio-rng device, its calendar clock (certificate dates)
 from the goldfish RTC."""
 
+import re
 import subprocess
 
 HTTPS_SERVER = """
@@ -140,3 +141,53 @@ def test_board_whose_clock_was_never_set_refuses_tls_with_the_reason_not_a_skipp
     assert "UNEXPECTED" not in out, out
     assert out.count("refused: mongoose: MQTT client stopped: tls: the clock is not set") == 2, out
     assert "reasons 2" in out, out
+
+
+# A session with a live HTTPS keep-alive connection, a stalled handshake and a connected
+# MQTT-over-TLS client ends without close(); the soft reset must free every TLS state.
+TLS_SESSION = """
+import mongoose
+
+CERT = '''{cert}'''
+KEY = '''{key}'''
+CA = '''{ca}'''
+done = []
+mongoose.init(url="https://0.0.0.0:8000", cert=CERT, key=KEY)
+mongoose.route("/stop", lambda r: done.append(1) or "bye", auth=False)
+client = mongoose.MQTTclient(on_disconnect=lambda reason: print("never after reset"))
+client.connect(MQTT_URL, client_id="board-tls-reset", ca=CA, server_name="localhost", wait_ms=20000)
+print("tls session live, C heap", mongoose.memory()["used"])
+while not done:
+    mongoose.poll(50)
+print("tls session ends without close()")
+"""
+
+AFTER_TLS = """
+import mongoose
+print("C heap after the TLS session", mongoose.memory()["used"])
+"""
+
+
+def test_soft_reset_with_live_tls_connections_frees_all_their_state(start_on_board, brokers, pki):
+    import socket
+    import ssl
+
+    broker = brokers(tls={"certfile": str(pki.server), "keyfile": str(pki.server_key)})
+    board = start_on_board(TLS_SESSION.format(cert=pki.read("server.pem"), key=pki.read("server.key"),
+                                              ca=pki.read("ca.pem")),
+                           AFTER_TLS, env={"MQTT_URL": broker.url})
+    board.wait_for("tls session live")
+    context = ssl.create_default_context(cafile=str(pki.ca))
+    stalled = socket.create_connection(("127.0.0.1", board.port), timeout=10)
+    stalled.sendall(b"\x16\x03\x01\x00\xf0\x01\x00")  # half a ClientHello
+    keep_alive = context.wrap_socket(socket.create_connection(("127.0.0.1", board.port), timeout=10),
+                                     server_hostname="localhost")
+    keep_alive.sendall(b"GET /stop HTTP/1.1\r\nHost: b\r\n\r\n")
+    assert b"bye" in keep_alive.recv(4096)
+    output = board.wait_for("C heap after the TLS session")
+    assert "never after reset" not in output, output
+    assert re.search(r"C heap after the TLS session 0\b", output), output
+    live = int(re.search(r"tls session live, C heap (\d+)", output).group(1))
+    assert live > 4000, output  # the MQTT client's TLS state and the listener existed
+    stalled.close()
+    keep_alive.close()
