@@ -44,6 +44,11 @@ def on_message(ws, data):
             ws.send("no error")
         except TypeError:
             ws.send("TypeError")
+    elif data in ("hash-me", b"hash-me"):
+        # Received messages are made with their hash left for later: as dict keys, in sets and
+        # against equal literals they must behave like any other str/bytes.
+        table = {"hash-me": "text", b"hash-me": "binary"}
+        ws.send("%s %s %s" % (table[data], hash(data) == hash(data[:]), data in {"hash-me", b"hash-me"}))
     elif data == "views":
         ws.send(bytearray(b"from a bytearray"))
         ws.send(memoryview(b"from a memoryview"))
@@ -406,6 +411,14 @@ def test_websocket_echoes_text_and_binary_and_reassembles_fragments(push):
                  f"MSG {ws_id} str 16384"):
         assert line in out.splitlines(), (line, out)
     assert not re.search(r"^MSG %d \w+ (4|7|2|1|0)$" % ws_id, out, re.M), out  # no fragment alone
+
+
+def test_received_messages_hash_and_compare_like_any_str_or_bytes(push):
+    with ws_connect(push, "/chat/hash") as ws:
+        ws.send("hash-me")
+        assert ws.recv(timeout=5) == "text True True"
+        ws.send(b"hash-me")
+        assert ws.recv(timeout=5) == "binary True True"
 
 
 def test_each_connection_has_its_own_id_and_only_matching_paths_upgrade(push):

@@ -187,10 +187,12 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, even
     if connection.is_null() || !is_running() {
         return;
     }
-    let now = event_loop::now_ms();
+    // The clock is read only by the events that need it: a WebSocket message (many per read)
+    // does not (its peer's last-seen time is set once per read).
+    let now = event_loop::now_ms;
     match event as u32 {
         mg::MG_EV_ACCEPT => {
-            set_clock(connection, ConnectionClock { last_activity_ms: now, request_started_ms: 0 });
+            set_clock(connection, ConnectionClock { last_activity_ms: now(), request_started_ms: 0 });
             start_tls_if_listener_has_it(connection);
         }
         // A WebSocket or event-stream peer: its bytes are not HTTP requests any more.
@@ -204,14 +206,16 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, even
         mg::MG_EV_READ => {
             // SAFETY: Mongoose passes a live connection to its own handler.
             unsafe { serve_buffered_requests(connection) };
-            note_arrival(connection, now);
+            note_arrival(connection, now());
         }
         // SAFETY: as above.
-        mg::MG_EV_WRITE if unsafe { (*connection).is_accepted() } != 0 => continue_stream(connection, now),
-        // SAFETY: as above.
-        mg::MG_EV_POLL if push::is_peer(connection) => push::on_poll(connection),
+        mg::MG_EV_WRITE if unsafe { (*connection).is_accepted() } != 0 => continue_stream(connection, now()),
+        // SAFETY: as above; for MG_EV_POLL the event data is the poll's time.
+        mg::MG_EV_POLL if push::is_peer(connection) => push::on_poll(connection, unsafe { poll_time(event_data) }),
         // SAFETY: as above.
         mg::MG_EV_POLL if unsafe { (*connection).is_accepted() } != 0 => {
+            // SAFETY: as above.
+            let now = unsafe { poll_time(event_data) };
             continue_stream(connection, now);
             if take_held_back(connection) && !event_loop::stop_pending() {
                 // SAFETY: as above.
@@ -227,6 +231,16 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, even
         }
         _ => {}
     }
+}
+
+/// The time Mongoose hands every connection's MG_EV_POLL (it reads the clock once per poll), or
+/// the clock when there is none.
+///
+/// # Safety
+/// `event_data` is MG_EV_POLL's: null or a pointer to a `u64` of milliseconds.
+unsafe fn poll_time(event_data: *mut c_void) -> u64 {
+    // SAFETY: per the contract.
+    unsafe { (event_data as *const u64).as_ref() }.copied().unwrap_or_else(event_loop::now_ms)
 }
 
 /// Refills a streaming reply's send buffer; when its last bytes are queued, the requests

@@ -241,10 +241,9 @@ pub unsafe fn on_message(c: *mut mg_connection, message: *const mg::mg_ws_messag
     let Some(message) = (unsafe { message.as_ref() }) else { return };
     // SAFETY: the payload lives in the receive buffer during the event.
     let data = unsafe { mg_str_bytes(&message.data) };
-    let now = event_loop::now_ms();
+    // (The peer's last-seen time is set by `on_read`, once per read: every frame comes with one.)
     let Some((id, endpoint, max_message)) = with_push(|push| {
-        let peer = push.peers.iter_mut().find(|p| p.connection == c)?;
-        peer.last_seen_ms = now;
+        let peer = push.peers.iter().find(|p| p.connection == c)?;
         let endpoint = push.endpoints.get(peer.endpoint)?;
         let Kind::WebSocket { max_message } = endpoint.kind else { return None };
         Some((peer.id, peer.endpoint, max_message))
@@ -279,11 +278,10 @@ pub unsafe fn on_control(c: *mut mg_connection, message: *const mg::mg_ws_messag
     let Some(message) = (unsafe { message.as_ref() }) else { return };
     // SAFETY: the payload lives in the receive buffer during the event.
     let data = unsafe { mg_str_bytes(&message.data) };
-    let now = event_loop::now_ms();
     let op = message.flags & 15;
+    // (A pong's arrival counts through `on_read`, which sets the peer's last-seen time.)
     with_push(|push| {
         let Some(peer) = push.peers.iter_mut().find(|p| p.connection == c) else { return };
-        peer.last_seen_ms = now;
         if i32::from(op) == OP_CLOSE && !peer.closing {
             peer.closing = true;
             peer.close_code = match (data.first(), data.get(1)) {
@@ -318,8 +316,7 @@ pub fn on_read(c: *mut mg_connection) {
 
 /// Timers of a push peer, on each poll: WebSocket pings (and closing a peer that did not answer
 /// the last one), SSE keepalives.
-pub fn on_poll(c: *mut mg_connection) {
-    let now = event_loop::now_ms();
+pub fn on_poll(c: *mut mg_connection, now: u64) {
     let due = with_push(|push| {
         let peer = push.peers.iter_mut().find(|p| p.connection == c && !p.closing)?;
         let endpoint = push.endpoints.get(peer.endpoint)?;

@@ -185,8 +185,24 @@ static const uint8_t *data_of(PgBytes b) {
     return b.ptr != NULL ? b.ptr : (const uint8_t *)"";
 }
 
+// A new str or bytes object holding a copy of `data`, its hash left to be computed when something
+// asks for it (hash 0 means "not computed yet" to MicroPython: its hash operation and string
+// comparison handle it, as for the exception messages py/objexcept.c makes). A message or body
+// handed to a callback is rarely hashed; hashing each one up front was ~10% of a WebSocket echo.
+// Can raise MemoryError: call under nlr_push.
+mp_obj_t pythongoose_new_unhashed(const mp_obj_type_t *type, const uint8_t *data, size_t len) {
+    byte *copy = m_new(byte, len + 1);
+    memcpy(copy, data, len);
+    copy[len] = '\0';
+    mp_obj_str_t *o = mp_obj_malloc(mp_obj_str_t, type);
+    o->len = len;
+    o->hash = 0;
+    o->data = copy;
+    return MP_OBJ_FROM_PTR(o);
+}
+
 static mp_obj_t new_bytes_of(PgBytes b) {
-    return mp_obj_new_bytes(data_of(b), b.len);
+    return pythongoose_new_unhashed(&mp_type_bytes, data_of(b), b.len);
 }
 
 // Text as str when it is UTF-8, else bytes. Short strings already interned cost no allocation.

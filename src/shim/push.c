@@ -213,9 +213,9 @@ int32_t pg_shim_push_event(const PgPushEvent *event) {
         }
         if (callback != MP_OBJ_NULL) {
             if (event->kind == PG_PUSH_EVENT_KIND_MESSAGE) {
-                mp_obj_t data = event->binary
-                    ? mp_obj_new_bytes(event->data.ptr, event->data.len)
-                    : mp_obj_new_str_copy(&mp_type_str, event->data.ptr, event->data.len); // UTF-8 checked by Rust
+                // Text frames are UTF-8 (Rust checked); an empty frame's pointer may be NULL.
+                const uint8_t *bytes = event->data.ptr != NULL ? event->data.ptr : (const uint8_t *)"";
+                mp_obj_t data = pythongoose_new_unhashed(event->binary ? &mp_type_bytes : &mp_type_str, bytes, event->data.len);
                 mp_call_function_2(callback, peer, data);
             } else if (event->kind == PG_PUSH_EVENT_KIND_CLOSED && event->peer_kind == PG_PUSH_KIND_WEB_SOCKET) {
                 mp_call_function_2(callback, peer, MP_OBJ_NEW_SMALL_INT(event->code));

@@ -10,6 +10,7 @@
 #include "pythongoose.h"
 
 PgBytes pythongoose_bytes_of(const void *ptr, size_t len);
+mp_obj_t pythongoose_new_unhashed(const mp_obj_type_t *type, const uint8_t *data, size_t len);
 // Raises ValueError for CR, LF or NUL (and, in a name, ':' and ' ', or an empty name).
 void pythongoose_check_header_text(const char *text, size_t len, bool is_name);
 // Formats a dict of reply headers into reply->extra_headers (rooted until Rust copies them).
