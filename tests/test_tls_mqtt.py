@@ -257,39 +257,33 @@ print("DONE")
     assert connection_attempts(broker) == 1, broker.log()
 
 
-def test_rsa_broker_certificate_verifies_against_ca_and_messages_flow(brokers, pki, mqtt_script):
-    """Pinned: the verifying client's ClientHello offers rsa_pss_rsae_sha256 next to
-    ecdsa_secp256r1_sha256, so a broker with an RSA certificate (signed by the EC CA) verifies."""
-    broker = tls_broker(brokers, pki, cert="rsa")
-    script = mqtt_script(pem_prelude(pki) + CALLBACKS + """
-client.connect(MQTT_URL, ca=pem("ca.pem"), wait_ms=5000)
-client.sub("rsa/t", 1)
-client.pub("rsa/t", "over rsa", 1)
+def verified_round_trip(brokers, pki, mqtt_script, cert, connect_options, topic):
+    """Connects with `connect_options` to a broker presenting `cert`, then one QoS 1 message to
+    `topic` and back: connected once, the message back, never disconnected."""
+    broker = tls_broker(brokers, pki, cert=cert)
+    script = mqtt_script(pem_prelude(pki) + CALLBACKS + f"""
+client.connect(MQTT_URL, {connect_options}, wait_ms=5000)
+client.sub("{topic}", 1)
+client.pub("{topic}", "round trip", 1)
 run(5000, lambda: client.pending() == 0)
 run(500)
 print("DONE")
 """, broker)
     script.wait_done(15)
     assert parsed(script, "CONNECT") == [False]
-    assert parsed(script, "MSG") == [("rsa/t", b"over rsa")]
+    assert parsed(script, "MSG") == [(topic, b"round trip")]
     assert parsed(script, "DISCONNECT") == []
+
+
+def test_rsa_broker_certificate_verifies_against_ca_and_messages_flow(brokers, pki, mqtt_script):
+    """Pinned: the verifying client's ClientHello offers rsa_pss_rsae_sha256 next to
+    ecdsa_secp256r1_sha256, so a broker with an RSA certificate (signed by the EC CA) verifies."""
+    verified_round_trip(brokers, pki, mqtt_script, "rsa", 'ca=pem("ca.pem")', "rsa/t")
 
 
 def test_server_name_in_the_certificate_verifies_a_broker_reached_by_ip(brokers, pki, mqtt_script):
     """other-host.pem names only other.example: server_name="other.example" makes it verify."""
-    broker = tls_broker(brokers, pki, cert="other-host")
-    script = mqtt_script(pem_prelude(pki) + CALLBACKS + """
-client.connect(MQTT_URL, ca=pem("ca.pem"), server_name="other.example", wait_ms=5000)
-client.sub("sn/t", 1)
-client.pub("sn/t", "named", 1)
-run(5000, lambda: client.pending() == 0)
-run(500)
-print("DONE")
-""", broker)
-    script.wait_done(15)
-    assert parsed(script, "CONNECT") == [False]
-    assert parsed(script, "MSG") == [("sn/t", b"named")]
-    assert parsed(script, "DISCONNECT") == []
+    verified_round_trip(brokers, pki, mqtt_script, "other-host", 'ca=pem("ca.pem"), server_name="other.example"', "sn/t")
 
 
 def test_certificate_with_the_connected_ip_in_its_san_verifies_whatever_server_name_says(brokers, pki, mqtt_script):
