@@ -42,7 +42,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run import (AUTH_HEADER, CLOCK_TICKS, MICROPYTHON, ROOT, Server, build_c_server, cpu_ticks,  # noqa: E402
-                 free_port, summary, to_us)
+                 free_port, summary, wrk)
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from support.pki import make_pki  # noqa: E402
@@ -107,25 +107,7 @@ def https_get(context, port, close=False):
 
 
 def run_wrk(url, duration, headers=()):
-    argv = ["wrk", "-t1", "-c16", "-d%ds" % duration, "--latency", "-H", "Authorization: " + AUTH_HEADER]
-    for header in headers:
-        argv += ["-H", header]
-    argv.append(url)
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30).stdout
-    try:
-        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-        total = int(re.search(r"(\d+) requests in", out).group(1))
-        p50 = to_us(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
-        p99 = to_us(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
-    except (AttributeError, ValueError):
-        raise RuntimeError("cannot read wrk's output:\n" + out)
-    errors = dict.fromkeys(("connect", "read", "write", "timeout"), 0)
-    match = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if match:
-        errors = dict(zip(("connect", "read", "write", "timeout"), map(int, match.groups())))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50": p50, "p99": p99, "requests": total, "errors": errors,
-            "non2xx": int(non2xx.group(1)) if non2xx else 0, "output": out}
+    return wrk(url, duration, [arg for header in headers for arg in ("-H", header)])
 
 
 def wrk_with_cpu(server, duration, headers=()):
