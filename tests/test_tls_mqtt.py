@@ -188,11 +188,12 @@ print("DONE")
     assert parsed(script, "DISCONNECT") == []
 
 
-def test_broker_requiring_a_client_certificate_refuses_none_and_the_client_stops_once(brokers, pki, mqtt_script):
-    broker = tls_broker(brokers, pki, cafile=str(pki.ca), require_certificate=True)
+def connect_expecting_a_stop(pki, mqtt_script, broker, keywords):
+    """connect(wait_ms=5000) with `keywords` and fast reconnects, then 2 s more of polling: prints
+    RAISED (the OSError's text, or None), CONNECTED and the callbacks' lines; returns the script."""
     script = mqtt_script(pem_prelude(pki) + CALLBACKS + f"""
 try:
-    client.connect(MQTT_URL, ca=pem("ca.pem"), wait_ms=5000, {FAST_RECONNECT})
+    client.connect(MQTT_URL, {keywords}, wait_ms=5000, {FAST_RECONNECT})
     print("RAISED", repr(None))
 except OSError as e:
     print("RAISED", repr(str(e)))
@@ -201,6 +202,12 @@ print("CONNECTED", repr(client.is_connected()))
 print("DONE")
 """, broker)
     script.wait_done(15)
+    return script
+
+
+def test_broker_requiring_a_client_certificate_refuses_none_and_the_client_stops_once(brokers, pki, mqtt_script):
+    broker = tls_broker(brokers, pki, cafile=str(pki.ca), require_certificate=True)
+    script = connect_expecting_a_stop(pki, mqtt_script, broker, 'ca=pem("ca.pem")')
     [raised] = parsed(script, "RAISED")
     assert raised is not None and raised.startswith(STOPPED + REASON_REFUSED), raised
     disconnects = parsed(script, "DISCONNECT")
@@ -234,17 +241,7 @@ def test_verification_failure_reaches_on_disconnect_once_with_its_reason_and_is_
         brokers, pki, mqtt_script, case):
     _, cert, keywords, reason = case
     broker = tls_broker(brokers, pki, cert=cert)
-    script = mqtt_script(pem_prelude(pki) + CALLBACKS + f"""
-try:
-    client.connect(MQTT_URL, {keywords}, wait_ms=5000, {FAST_RECONNECT})
-    print("RAISED", repr(None))
-except OSError as e:
-    print("RAISED", repr(str(e)))
-run(2000)
-print("CONNECTED", repr(client.is_connected()))
-print("DONE")
-""", broker)
-    script.wait_done(15)
+    script = connect_expecting_a_stop(pki, mqtt_script, broker, keywords)
     [raised] = parsed(script, "RAISED")
     assert raised is not None and raised.startswith(STOPPED + reason), raised
     disconnects = parsed(script, "DISCONNECT")
