@@ -16,7 +16,7 @@ MONGOOSE_DIR := $(ROOT)/third_party/mongoose
 UNIX_BUILD := $(ROOT)/build/unix
 MICROPYTHON := $(UNIX_BUILD)/micropython
 USERMODS := $(ROOT)/build/usermods
-RUST_LIB := $(ROOT)/target/release/libpythongoose.a
+RUST_LIB := $(ROOT)/target/unix/libpythongoose.a
 VENV := $(ROOT)/.venv
 PY := $(VENV)/bin/python
 JOBS ?= 2
@@ -36,7 +36,7 @@ sources: deps
 	scripts/fetch-sources.sh
 
 rust: sources
-	cargo build --release --lib
+	cargo build --profile unix --lib
 
 micropython: rust
 	@mkdir -p $(USERMODS) && ln -sfn $(ROOT) $(USERMODS)/pythongoose
@@ -60,12 +60,12 @@ build: micropython
 ASAN_BUILD := $(ROOT)/build/unix-asan
 ASAN_MICROPYTHON := $(ASAN_BUILD)/micropython
 ASAN_TARGET_DIR := $(ROOT)/target/asan
-ASAN_RUST_LIB := $(ASAN_TARGET_DIR)/release/libpythongoose.a
+ASAN_RUST_LIB := $(ASAN_TARGET_DIR)/unix/libpythongoose.a
 SANITIZE := -fsanitize=address,undefined
 SANITIZE_CFLAGS := $(SANITIZE) --param asan-use-after-return=0 -fno-omit-frame-pointer -g
 
 asan: sources
-	CARGO_TARGET_DIR=$(ASAN_TARGET_DIR) CFLAGS="$(SANITIZE_CFLAGS)" cargo build --release --lib
+	CARGO_TARGET_DIR=$(ASAN_TARGET_DIR) CFLAGS="$(SANITIZE_CFLAGS)" cargo build --profile unix --lib
 	@mkdir -p $(USERMODS) && ln -sfn $(ROOT) $(USERMODS)/pythongoose
 	@test -x $(MPY_DIR)/mpy-cross/build/mpy-cross || $(MAKE) -C $(MPY_DIR)/mpy-cross -j$(JOBS) >/dev/null
 	$(MAKE) -C $(MPY_DIR)/ports/unix -j$(JOBS) VARIANT_DIR=$(ROOT)/mpy/unix-asan BUILD=$(ASAN_BUILD) \

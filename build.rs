@@ -73,6 +73,9 @@ fn main() {
             // Nothing unwinds through Mongoose: no .eh_frame for it in the firmware.
             .flag_if_supported("-fno-asynchronous-unwind-tables")
             .flag_if_supported("-fno-unwind-tables")
+            // -Os whatever the Rust profile's opt-level: boards need the size, and the C-only
+            // limits in bench/ compile the same Mongoose with -Os.
+            .opt_level_str("s")
             .warnings(false);
         if let Some(dir) = &board_dir {
             build.include(dir);

@@ -1,7 +1,7 @@
 # MicroPython user C module: the `mongoose` module for make-based ports (unix).
 # The Rust staticlib (Rust code + Mongoose's C) is built by cargo before this runs (see Makefile).
 PYTHONGOOSE_DIR := $(USERMOD_DIR)
-PYTHONGOOSE_LIB ?= $(PYTHONGOOSE_DIR)/target/release/libpythongoose.a
+PYTHONGOOSE_LIB ?= $(PYTHONGOOSE_DIR)/target/unix/libpythongoose.a
 
 # Only the shim is scanned for QSTRs, module registration and root pointers.
 SRC_USERMOD_C += $(PYTHONGOOSE_DIR)/src/shim/modmongoose.c $(PYTHONGOOSE_DIR)/src/shim/files.c $(PYTHONGOOSE_DIR)/src/shim/push.c

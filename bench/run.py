@@ -106,7 +106,7 @@ def build_plain_micropython():
 def build_http_only_micropython():
     """The module without MQTT (cargo feature `mqtt` off, shim PYTHONGOOSE_MQTT=0)."""
     target_dir = os.path.join(ROOT, "build", "target-http")
-    subprocess.check_call(["cargo", "build", "-q", "--release", "--lib", "--no-default-features", "--features",
+    subprocess.check_call(["cargo", "build", "-q", "--profile", "unix", "--lib", "--no-default-features", "--features",
                            "mongoose", "--target-dir", target_dir], cwd=ROOT)
     usermods = os.path.join(ROOT, "build", "usermods-http")
     os.makedirs(usermods, exist_ok=True)
@@ -115,7 +115,7 @@ def build_http_only_micropython():
         os.symlink(ROOT, link)
     return build_micropython_variant("unix-http", [
         "USER_C_MODULES=" + usermods, "PYTHONGOOSE_MQTT=0",
-        "PYTHONGOOSE_LIB=" + os.path.join(target_dir, "release", "libpythongoose.a")])
+        "PYTHONGOOSE_LIB=" + os.path.join(target_dir, "unix", "libpythongoose.a")])
 
 
 class Server:

@@ -102,7 +102,7 @@ check "mongoose.h's MG_ARCH_ESP32 section is what the stand-in headers compile" 
 check "with MG_ARCH_ESP32 (rv32imc), the layout matches the $target bindings" compile_esp32_arch "$(dirname "$header")"
 refuse "with MG_ARCH_ESP32, a wrong offset fails" compile_esp32_arch "$work/wrong-rv32"
 
-host_header=$root/target/release/pythongoose_layout.h
+host_header=$root/target/unix/pythongoose_layout.h
 if [ -f "$host_header" ]; then
   check "layout_check.c compiles for the host against the unix build's header" compile_host "$(dirname "$host_header")"
   check "a copy of the unix build's header with one number wrong" wrong "$host_header" "$work/wrong-host"

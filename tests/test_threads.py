@@ -1,10 +1,14 @@
-"""poll() and threads: the wait inside poll() lets other Python threads run, as time.sleep() does.
+"""poll() and threads, with the GIL on as on the ESP32 (mpy/unix-variant, and so the sanitizer
+build too): the wait inside poll() lets other Python threads run, as time.sleep() does, and a
+thread that pushes to WebSocket clients while the main thread polls has its calls serialised with
+the event loop's by the GIL.
 
-The unix port builds without a GIL (its threads run in parallel anyway, so this passes there
-whatever poll() does); the sanitizer build (make asan, scripts/pytest-asan.sh) turns the GIL on as
-the ESP32 has it, and there a poll() that kept the GIL while it waited starved every other thread:
-the spinning thread below counted 0 during a 500 ms poll(), against about a million during a
-500 ms time.sleep()."""
+A poll() that kept the GIL while it waited starved every other thread: the spinning thread below
+counted 0 during a 500 ms poll(), against about a million during a 500 ms time.sleep(). Before
+the unix build had the GIL, a thread's broadcast() ran in parallel with the poll() walking the
+same connections and buffers."""
+
+from websockets.sync.client import connect
 
 SPIN_WHILE_POLLING = """
 import _thread, time
@@ -39,3 +43,44 @@ def test_another_thread_runs_while_poll_waits(run_script):
     during_poll, during_sleep = (int(n) for n in out.split("COUNTS ")[1].split()[:2])
     assert during_sleep > 0, out
     assert during_poll > during_sleep // 10, out
+
+
+# A "sensor" thread pushes readings as fast as it can while the main thread echoes what the client
+# sends on the same connection: both write to its send buffer.
+PUSH_FROM_A_THREAD = """
+import _thread, time
+import mongoose
+
+READINGS = 3000
+state = {"started": False, "sent": 0}
+
+
+def sensor():
+    for i in range(READINGS):
+        state["sent"] += mongoose.broadcast("/ws", "r%d" % i)
+    print("SENSOR DONE", state["sent"])
+
+
+def on_open(ws):
+    if not state["started"]:
+        state["started"] = True
+        _thread.start_new_thread(sensor, ())
+
+
+mongoose.init(lambda data: "x", url=URL)
+mongoose.websocket("/ws", lambda ws, data: ws.send(data), on_open=on_open, auth=False)
+print("READY")
+while True:
+    mongoose.poll(20)
+"""
+
+
+def test_a_thread_broadcasts_while_the_main_thread_polls(start_server):
+    server = start_server(PUSH_FROM_A_THREAD)
+    with connect(f"ws://127.0.0.1:{server.port}/ws", compression=None, open_timeout=5, close_timeout=3) as ws:
+        for i in range(3000):
+            ws.send("e%d" % i)
+        received = [ws.recv(timeout=10) for _ in range(6000)]
+    assert [m for m in received if m[0] == "r"] == ["r%d" % i for i in range(3000)]
+    assert [m for m in received if m[0] == "e"] == ["e%d" % i for i in range(3000)]
+    assert server.wait_for_output("SENSOR DONE 3000", timeout=10), server.output()
