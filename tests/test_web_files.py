@@ -90,6 +90,26 @@ def test_a_directory_serves_its_index_and_a_missing_file_is_404(site, http):
     assert get(http, site, "/nothing.html").status_code == 404
 
 
+def test_a_directory_asked_for_without_its_slash_is_redirected_so_its_relative_links_work(site, http):
+    r = get(http, site, "/docs", allow_redirects=False)
+    assert (r.status_code, r.headers["Location"]) == (301, "/docs/")
+    assert get(http, site, "/docs?tab=2&x", allow_redirects=False).headers["Location"] == "/docs/?tab=2&x"
+    assert get(http, site, "/assets", allow_redirects=False).headers["Location"] == "/assets/"  # a mount's root
+    assert get(http, site, "/assets/docs", allow_redirects=False).headers["Location"] == "/assets/docs/"
+    assert http.head(site.url("/empty"), timeout=10).headers["Location"] == "/empty/"
+    followed = get(http, site, "/assets/docs")
+    assert [h.status_code for h in followed.history] == [301]
+    assert (followed.url, followed.text) == (site.url("/assets/docs/"), "docs index")
+    # A link relative to the index page ("page.txt") now resolves inside the directory.
+    assert get(http, site, "/assets/docs/page.txt").text == "a page"
+    # Behind auth, the credentials come first: no redirect (and no hint the directory exists).
+    assert get(http, site, "/assets/locked", allow_redirects=False).status_code == 401
+    # A control byte in the query never reaches the Location header.
+    with socket.create_connection(("127.0.0.1", site.port), timeout=10) as s:
+        s.sendall(b"GET /docs?a\x01b HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(4096).startswith(b"HTTP/1.1 400 ")
+
+
 def test_if_none_match_gives_304_without_a_body(site, http):
     etag = get(http, site, "/style.css").headers["ETag"]
     r = get(http, site, "/style.css", headers={"If-None-Match": etag})

@@ -473,6 +473,13 @@ pub struct RequestFacts<'a> {
     /// and the whole file is sent (a date never matches: no Last-Modified is sent).
     pub if_range: Option<&'a [u8]>,
     pub accept_encoding: Option<&'a [u8]>,
+    /// The request's URL path as received (not percent-decoded), for a static mount: a directory
+    /// asked for without its trailing '/' is then redirected to the same URL with one (301), so
+    /// the relative links of its index page resolve inside it, as web servers do. None (a
+    /// handler's `File`): no redirect.
+    pub url_path: Option<&'a [u8]>,
+    /// The query string (without '?'), kept in the redirect's Location.
+    pub url_query: &'a [u8],
 }
 
 /// The answer to a static-file request.
@@ -483,6 +490,9 @@ pub enum StaticPlan {
     /// 416 (extra headers "Content-Range: bytes */<size>\r\n"). `extra_headers` are complete
     /// lines each ending in CRLF (empty for 400 and 404).
     Reject { status: u16, extra_headers: Vec<u8> },
+    /// 301 to `location` (the URL with a '/' added to its path): a directory asked for without
+    /// its trailing slash (see `RequestFacts::url_path`).
+    Redirect { location: Vec<u8> },
     /// 304, no body: `extra_headers` hold ETag and Cache-Control (and Vary: Accept-Encoding when
     /// the gzip variant matched).
     NotModified { extra_headers: Vec<u8> },
@@ -536,8 +546,9 @@ fn ends_with_gz(name: &[u8]) -> bool {
 /// `mount`. `stat` is asked about full paths, at most three times: the file (directory +
 /// '/' + relative), its index when it is a directory, and its ".gz" sibling when the client
 /// accepts gzip. Rules, in order: a method other than GET/HEAD is 405; an unsafe `relative` is
-/// 400; a missing path, a directory whose index is missing (or not a file, or no index set) is
-/// 404. The uncompressed file must exist for its ".gz" sibling to be served (clients without
+/// 400; a directory asked for without its trailing '/' is 301 to the URL with one (only when
+/// `facts.url_path` is given); a missing path, a directory whose index is missing (or not a
+/// file, or no index set) is 404. The uncompressed file must exist for its ".gz" sibling to be served (clients without
 /// gzip need it); a name already ending in ".gz" is served as it is. The gzip variant gets the
 /// Content-Type of the name without ".gz", its own ETag, and ignores Range (always a full
 /// 200). If-None-Match matching the ETag gives 304, before Range is looked at. Otherwise Range
@@ -557,6 +568,9 @@ pub fn plan(
     let mut path = join(&mount.directory, relative);
     let (size, mtime) = match stat(&path) {
         FileKind::File { size, mtime } => (size, mtime),
+        FileKind::Directory if facts.url_path.is_some_and(|url| !url.ends_with(b"/")) => {
+            return directory_redirect(facts.url_path.unwrap_or_default(), facts.url_query);
+        }
         FileKind::Directory if !mount.index.is_empty() => {
             path = join(&path, &mount.index);
             match stat(&path) {
@@ -635,6 +649,23 @@ pub fn plan(
             StaticPlan::Reject { status: 416, extra_headers: headers }
         }
     }
+}
+
+/// The 301 for a directory asked for as `url_path` (no trailing '/'): Location is the path with
+/// '/' added, then '?' and the query if there is one. A path or query holding a byte that has no
+/// place in a header line (a control byte, space or DEL) gets 400 instead.
+fn directory_redirect(url_path: &[u8], query: &[u8]) -> StaticPlan {
+    if url_path.iter().chain(query).any(|b| *b <= b' ' || *b == 0x7f) {
+        return reject(400, b"");
+    }
+    let mut location = Vec::with_capacity(url_path.len() + 2 + query.len());
+    location.extend_from_slice(url_path);
+    location.push(b'/');
+    if !query.is_empty() {
+        location.push(b'?');
+        location.extend_from_slice(query);
+    }
+    StaticPlan::Redirect { location }
 }
 
 /// "ETag: <tag>\r\nCache-Control: ...\r\n".

@@ -804,3 +804,59 @@ fn request_path_to_plan_end_to_end() {
     let (_, _, rest) = table.find(b"/static/../site/staticx").unwrap();
     assert_eq!(safe_relative_path(rest), Err(PathError::BadRequest));
 }
+
+fn get_url(url_path: &'static str, query: &'static str) -> RequestFacts<'static> {
+    RequestFacts { method: b"GET", url_path: Some(url_path.as_bytes()), url_query: query.as_bytes(), ..RequestFacts::default() }
+}
+
+fn redirect_to(location: &str) -> StaticPlan {
+    StaticPlan::Redirect { location: location.as_bytes().to_vec() }
+}
+
+#[test]
+fn a_directory_without_its_trailing_slash_is_redirected_to_it() {
+    let m = mount("/static", "/www");
+    let mut fs = Fs::new(&[
+        ("/www", FileKind::Directory),
+        ("/www/index.html", file(10, 2)),
+        ("/www/docs", FileKind::Directory),
+        ("/www/docs/index.html", file(20, 3)),
+        ("/www/empty", FileKind::Directory),
+    ]);
+    assert_eq!(run(&m, "docs", &get_url("/static/docs", ""), &mut fs), redirect_to("/static/docs/"));
+    assert_eq!(run(&m, "", &get_url("/static", ""), &mut fs), redirect_to("/static/"));
+    // The query stays; the path is kept as it was sent (percent-escapes and all).
+    assert_eq!(run(&m, "docs", &get_url("/static/d%6Fcs", "a=1&b"), &mut fs), redirect_to("/static/d%6Fcs/?a=1&b"));
+    // Before the index is looked at: a directory without one is redirected, then gets its 404.
+    assert_eq!(run(&m, "empty", &get_url("/static/empty", ""), &mut fs), redirect_to("/static/empty/"));
+    assert_eq!(fs.asked, ["/www/docs", "/www", "/www/docs", "/www/empty"]);
+    let not_found = StaticPlan::Reject { status: 404, extra_headers: vec![] };
+    assert_eq!(run(&m, "empty", &get_url("/static/empty/", ""), &mut fs), not_found);
+    let (status, path, ..) = expect_send(run(&m, "docs", &get_url("/static/docs/", "x"), &mut fs));
+    assert_eq!((status, path.as_str()), (200, "/www/docs/index.html"));
+    // Files are never redirected; HEAD is redirected like GET, other methods stay 405.
+    let mut fs = Fs::new(&[("/www/a.txt", file(1, 1)), ("/www/d", FileKind::Directory)]);
+    assert_eq!(expect_send(run(&m, "a.txt", &get_url("/static/a.txt", ""), &mut fs)).0, 200);
+    let head = RequestFacts { method: b"HEAD", ..get_url("/static/d", "") };
+    assert_eq!(run(&m, "d", &head, &mut fs), redirect_to("/static/d/"));
+    let post = RequestFacts { method: b"POST", ..get_url("/static/d", "") };
+    assert!(matches!(run(&m, "d", &post, &mut fs), StaticPlan::Reject { status: 405, .. }));
+}
+
+#[test]
+fn a_redirect_never_carries_bytes_that_would_break_the_header() {
+    let m = mount("/", "/www");
+    let mut fs = Fs::new(&[("/www/d", FileKind::Directory)]);
+    let bad_request = StaticPlan::Reject { status: 400, extra_headers: vec![] };
+    for (path, query) in [("/d", "a\r\nSet-Cookie: x=1"), ("/d", "a b"), ("/d", "\x7f"), ("/d\n", ""), ("/d\0", "")] {
+        assert_eq!(run(&m, "d", &get_url(path, query), &mut fs), bad_request, "{path:?} {query:?}");
+    }
+}
+
+#[test]
+fn a_handlers_file_naming_a_directory_is_not_redirected() {
+    // No url_path: the handler's File(path) has no URL of its own to redirect to.
+    let m = mount("/", "/www");
+    let mut fs = Fs::new(&[("/www/d", FileKind::Directory), ("/www/d/index.html", file(3, 1))]);
+    assert_eq!(expect_send(run(&m, "d", &get(), &mut fs)).1, "/www/d/index.html");
+}

@@ -768,6 +768,8 @@ unsafe fn serve_file(
             range: header(message, c"Range"),
             if_range: header(message, c"If-Range"),
             accept_encoding: header(message, c"Accept-Encoding"),
+            url_path: custom.is_none().then(|| mg_str_bytes(&message.uri)),
+            url_query: mg_str_bytes(&message.query),
         }
     };
     let plan = static_files::plan(mount, relative, &facts, stat);
@@ -779,6 +781,14 @@ unsafe fn serve_file(
     match plan {
         StaticPlan::Reject { status, extra_headers } => {
             reply_to.text(status, reason_phrase(status), &extra_headers);
+            Served::Replied { close }
+        }
+        StaticPlan::Redirect { location } => {
+            let mut extra = Vec::with_capacity(location.len() + 12);
+            extra.extend_from_slice(b"Location: ");
+            extra.extend_from_slice(&location);
+            extra.extend_from_slice(b"\r\n");
+            reply_to.text(301, reason_phrase(301), &extra);
             Served::Replied { close }
         }
         StaticPlan::NotModified { extra_headers } => {

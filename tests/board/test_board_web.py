@@ -80,6 +80,8 @@ def test_the_board_serves_files_from_a_mounted_vfs(board, http):
     assert r.headers["Content-Type"] == "text/html; charset=utf-8"
     assert r.headers["Access-Control-Allow-Origin"] == "*"
     assert http.get(board.url("/sub/"), timeout=10).text == "sub"
+    moved = http.get(board.url("/sub?q=1"), timeout=10, allow_redirects=False)
+    assert (moved.status_code, moved.headers["Location"]) == (301, "/sub/?q=1")
     assert http.get(board.url("/missing.txt"), timeout=10).status_code == 404
     etag = r.headers["ETag"]
     assert http.get(board.url("/index.html"), headers={"If-None-Match": etag}, timeout=10).status_code == 304
