@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (libFuzzer, through the libfuzzer-sys crate) of the portable protocol
-# cores: the MQTT decoder, the MQTT session, the HTTP route matcher and Basic-auth parser
-# (targets in fuzz/fuzz_targets/). Built with the same stable rustc flags cargo-fuzz passes
+# cores: the MQTT decoder, the MQTT session, the HTTP route matcher and Basic-auth parser, the
+# WebSocket frame reader (targets in fuzz/fuzz_targets/). Built with the same stable rustc flags cargo-fuzz passes
 # (sanitizer coverage, --cfg fuzzing), so nothing beyond cargo is needed.
 #   scripts/fuzz.sh check          each target for a fixed number of inputs from a fixed seed and
 #                                  an empty corpus (deterministic; part of `make test`), prints
@@ -12,9 +12,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root/fuzz"
 mode=${1:-check}
-targets=(mqtt_decoder mqtt_session http_request)
+targets=(mqtt_decoder mqtt_session http_request ws_frames)
 # inputs per target in check mode (a few seconds each on the CI machine)
-declare -A check_runs=([mqtt_decoder]=2000000 [mqtt_session]=300000 [http_request]=1000000)
+declare -A check_runs=([mqtt_decoder]=2000000 [mqtt_session]=300000 [http_request]=1000000 [ws_frames]=1000000)
 
 export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \

@@ -502,6 +502,82 @@ def test_invalid_utf8_in_a_text_frame_closes_with_1007(push):
     raw.close()
 
 
+def close_code_of(frames):
+    closes = [payload for _, opcode, payload in frames if opcode == OP_CLOSE]
+    assert closes, frames
+    return struct.unpack("!H", closes[0][:2])[0]
+
+
+@pytest.mark.parametrize("name, frame", [
+    ("unmasked", bytes([0x81, 0x02]) + b"hi"),
+    ("RSV1 without an extension", bytes([0xC1]) + client_frame(OP_TEXT, b"x")[1:]),
+    ("opcode 3", bytes([0x83]) + client_frame(OP_TEXT, b"x")[1:]),
+    ("continuation of nothing", client_frame(0, b"orphan")),
+    ("fragmented ping", client_frame(OP_PING, b"x", fin=False)),
+    ("126-byte ping", client_frame(OP_PING, b"p" * 126)),
+    ("close with a 1-byte payload", client_frame(OP_CLOSE, b"\x03")),
+    ("close with code 1005", client_frame(OP_CLOSE, struct.pack("!H", 1005))),
+])
+def test_frames_that_break_the_protocol_close_with_1002(push, name, frame):
+    raw = RawWs(push.port, b"/chat/x?c=bad")
+    ws_id = opened_id(push, "/chat/x", "c=bad")
+    raw.sock.sendall(frame + client_frame(OP_TEXT, b"after the bad frame"))
+    frames = raw.frames_until_eof(5)
+    assert close_code_of(frames) == 1002, (name, frames)
+    assert not [f for f in frames if f[1] == OP_TEXT], (name, frames)  # nothing after it was read
+    assert wait_for_close(push, ws_id) == [1002], push.output()
+    raw.close()
+
+
+def test_a_burst_of_frames_in_one_write_is_answered_in_order(push):
+    raw = RawWs(push.port, b"/chat/x?c=burst")
+    ws_id = opened_id(push, "/chat/x", "c=burst")
+    burst = [client_frame(OP_TEXT, b"%04d" % i + b"." * (i % 300)) for i in range(1000)]
+    burst[500:500] = [client_frame(OP_PING, b"mid-burst")]  # a ping among them gets its pong in place
+    raw.sock.sendall(b"".join(burst))
+    replies = [raw.read_frame(10) for _ in range(1001)]
+    assert None not in replies
+    assert replies[500] == (True, OP_PONG, b"mid-burst")
+    del replies[500]
+    assert [payload for _, _, payload in replies] == [b"%04d" % i + b"." * (i % 300) for i in range(1000)]
+    assert f"MSG {ws_id} str 4" in push.output()
+    raw.close()
+
+
+def test_frames_sent_with_the_upgrade_request_are_answered_at_once(push):
+    # A client may send its first messages right behind the handshake, in the same segment.
+    sock = socket.create_connection(("127.0.0.1", push.port), timeout=5)
+    key = base64.b64encode(os.urandom(16))
+    sock.sendall(b"GET /chat/x?c=eager HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                 + client_frame(OP_TEXT, b"first") + client_frame(OP_TEXT, b"second"))
+    status, _, rest = read_head(sock)
+    assert status == 101
+    deadline = time.monotonic() + 5
+    while rest.count(b"second") == 0 and time.monotonic() < deadline:
+        rest += sock.recv(4096)
+    first = parse_frame(rest)
+    assert first[:3] == (True, OP_TEXT, b"first") and parse_frame(first[3])[:3] == (True, OP_TEXT, b"second")
+    sock.close()
+
+
+def test_a_close_from_the_client_is_answered_with_its_code(push):
+    raw = RawWs(push.port, b"/chat/x?c=closer")
+    ws_id = opened_id(push, "/chat/x", "c=closer")
+    raw.send(OP_CLOSE, struct.pack("!H", 4321) + b"bye")
+    frames = raw.frames_until_eof(5)
+    assert [f[:2] for f in frames] == [(True, OP_CLOSE)] and close_code_of(frames) == 4321, frames
+    assert wait_for_close(push, ws_id) == [4321], push.output()
+    raw.close()
+    # An empty close (no status) is answered with an empty close; Python sees 1005.
+    raw = RawWs(push.port, b"/chat/x?c=empty-close")
+    ws_id = opened_id(push, "/chat/x", "c=empty-close")
+    raw.send(OP_CLOSE, b"")
+    assert raw.frames_until_eof(5) == [(True, OP_CLOSE, b"")]
+    assert wait_for_close(push, ws_id) == [1005], push.output()
+    raw.close()
+
+
 def test_upgrade_needs_credentials_when_auth_is_on(push):
     raw = RawWs(push.port, b"/private?c=anon", expect=401)
     raw.close()

@@ -9,3 +9,4 @@ pub mod routes;
 pub mod sse;
 pub mod static_files;
 pub mod template;
+pub mod ws;

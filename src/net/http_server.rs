@@ -197,12 +197,6 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, even
         }
         // A WebSocket or event-stream peer: its bytes are not HTTP requests any more.
         mg::MG_EV_READ if push::is_peer(connection) => push::on_read(connection),
-        mg::MG_EV_WS_MSG => {
-            // SAFETY: Mongoose passes a live connection and its message for this event.
-            unsafe { push::on_message(connection, event_data as *const mg::mg_ws_message) }
-        }
-        // SAFETY: as above.
-        mg::MG_EV_WS_CTL => unsafe { push::on_control(connection, event_data as *const mg::mg_ws_message) },
         mg::MG_EV_READ => {
             // SAFETY: Mongoose passes a live connection to its own handler.
             unsafe { serve_buffered_requests(connection) };
@@ -367,7 +361,15 @@ unsafe fn serve_buffered_requests(c: *mut mg_connection) {
     loop {
         // SAFETY: `c` is live; we read its receive buffer fields.
         let (buf, len, draining) = unsafe { ((*c).recv.buf, (*c).recv.len, (*c).is_draining() != 0) };
-        if len == 0 || draining || file_stream::is_streaming(c) || push::is_peer(c) {
+        if push::is_peer(c) {
+            // Upgraded by the request just served: frames that came with it are read now, not
+            // at the next read (which may never come if the client waits for their answers).
+            if len > 0 && !draining {
+                push::on_read(c);
+            }
+            return;
+        }
+        if len == 0 || draining || file_stream::is_streaming(c) {
             return;
         }
         if upload::is_uploading(c) {

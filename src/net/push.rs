@@ -1,10 +1,12 @@
 //! Server push: WebSocket and Server-Sent Events endpoints (`mongoose.websocket`, `mongoose.sse`)
-//! and their live peers. Mongoose does the WebSocket framing (handshake, masking, reassembling
-//! fragmented messages, answering pings and close frames); this layer adds what a board needs:
-//! a message size limit (1009), UTF-8 checks for text (1007), server pings that close a peer
-//! that stopped answering, SSE keepalives, and a send-buffer limit that drops a peer reading too
-//! slowly instead of buffering for it without bound. Python sees each peer as an object the shim
-//! makes on `Opened` and forgets on `Closed`.
+//! and their live peers. Mongoose does the WebSocket handshake and frames what is sent; what a
+//! client sends is read by `http::ws` (checked, unmasked and reassembled in place, every frame of
+//! a read in one pass): Mongoose's own reader is taken off the connection at the upgrade. This
+//! layer answers pings and close frames and adds what a board needs: a message size limit
+//! (1009, from the frame header), protocol errors (1002), UTF-8 checks for text (1007), server
+//! pings that close a peer that stopped answering, SSE keepalives, and a send-buffer limit that
+//! drops a peer reading too slowly instead of buffering for it without bound. Python sees each
+//! peer as an object the shim makes on `Opened` and forgets on `Closed`.
 
 use alloc::vec::Vec;
 use core::ffi::{c_int, c_void};
@@ -17,11 +19,13 @@ use crate::abi::types::{PgBytes, PgPushEvent, PgPushEventKind, PgPushKind};
 use crate::heap;
 use crate::http::routes::pattern_matches;
 use crate::http::sse;
+use crate::http::ws::{self, Event, Flow, Reassembly};
 
-const OP_TEXT: c_int = 1;
-const OP_BINARY: c_int = 2;
-const OP_CLOSE: c_int = 8;
-const OP_PING: c_int = 9;
+const OP_TEXT: c_int = ws::OP_TEXT as c_int;
+const OP_BINARY: c_int = ws::OP_BINARY as c_int;
+const OP_CLOSE: c_int = ws::OP_CLOSE as c_int;
+const OP_PING: c_int = ws::OP_PING as c_int;
+const OP_PONG: c_int = ws::OP_PONG as c_int;
 
 /// A peer whose send buffer holds more than this is reading too slowly: it is dropped.
 #[cfg(target_os = "none")]
@@ -33,7 +37,6 @@ pub const MAX_PENDING_SEND: usize = 256 * 1024;
 const CLOSE_ABNORMAL: u16 = 1006;
 const CLOSE_NO_STATUS: u16 = 1005;
 const CLOSE_INVALID_TEXT: u16 = 1007;
-const CLOSE_TOO_BIG: u16 = 1009;
 /// "Policy violation": the peer did not read what it was sent (dropped, not buffered without bound).
 const CLOSE_TOO_SLOW: u16 = 1008;
 
@@ -70,6 +73,8 @@ struct Peer {
     close_code: u16,
     /// Python called close() or the server dropped it: sends are refused from then on.
     closing: bool,
+    /// A fragmented message being received (its bytes at the front of the receive buffer).
+    reassembly: Reassembly,
 }
 
 struct Push {
@@ -172,9 +177,14 @@ pub unsafe fn open(c: *mut mg_connection, message: &mut mg_http_message, index: 
             if !upgrade.is_some_and(|u| u.eq_ignore_ascii_case(b"websocket")) || key.is_none() {
                 return false;
             }
-            // SAFETY: a live connection and its parsed request; Mongoose writes the 101 reply and
-            // takes the connection's framing over from here.
-            unsafe { mg::mg_ws_upgrade(c, message, core::ptr::null()) };
+            // SAFETY: a live connection and its parsed request; Mongoose writes the 101 reply.
+            // Its frame reader (the protocol handler it sets) is taken off again: `on_read` reads
+            // the frames.
+            unsafe {
+                mg::mg_ws_upgrade(c, message, core::ptr::null());
+                (*c).pfn = None;
+                (*c).pfn_data = core::ptr::null_mut();
+            }
         }
         Kind::EventStream => {
             let mut head = Vec::new();
@@ -201,6 +211,7 @@ pub unsafe fn open(c: *mut mg_connection, message: &mut mg_http_message, index: 
             pinged: false,
             close_code: CLOSE_ABNORMAL,
             closing: false,
+            reassembly: Reassembly::default(),
         });
         Some(id)
     });
@@ -232,87 +243,108 @@ unsafe fn header<'a>(message: &mut mg_http_message, name: &core::ffi::CStr) -> O
     unsafe { value.as_ref().map(|v| mg_str_bytes(v)) }
 }
 
-/// A WebSocket message Mongoose reassembled (MG_EV_WS_MSG).
-///
-/// # Safety
-/// `c` is live; `message` is Mongoose's event data for it.
-pub unsafe fn on_message(c: *mut mg_connection, message: *const mg::mg_ws_message) {
-    // SAFETY: per the contract.
-    let Some(message) = (unsafe { message.as_ref() }) else { return };
-    // SAFETY: the payload lives in the receive buffer during the event.
-    let data = unsafe { mg_str_bytes(&message.data) };
-    // (The peer's last-seen time is set by `on_read`, once per read: every frame comes with one.)
-    let Some((id, endpoint, max_message)) = with_push(|push| {
-        let peer = push.peers.iter().find(|p| p.connection == c)?;
-        let endpoint = push.endpoints.get(peer.endpoint)?;
-        let Kind::WebSocket { max_message } = endpoint.kind else { return None };
-        Some((peer.id, peer.endpoint, max_message))
-    }) else {
-        return;
-    };
-    if data.len() > max_message {
-        close_peer(c, CLOSE_TOO_BIG, b"message too big");
-        return;
-    }
-    let binary = i32::from(message.flags & 15) == OP_BINARY;
-    // ASCII first: a word at a time, where from_utf8 goes byte by byte at opt-level "z".
-    if !binary && !data.is_ascii() && core::str::from_utf8(data).is_err() {
-        close_peer(c, CLOSE_INVALID_TEXT, b"invalid UTF-8");
-        return;
-    }
-    let Some(mut received) = with_push(|push| {
-        push.endpoints.get(endpoint).map(|e| event(PgPushEventKind::Message, id, e, e.on_message))
-    }) else {
-        return;
-    };
-    received.data = PgBytes::from_slice(data);
-    received.binary = binary;
-    deliver(&received);
-}
-
-/// A WebSocket control frame (MG_EV_WS_CTL): a pong or a close from the peer.
-///
-/// # Safety
-/// As for `on_message`.
-pub unsafe fn on_control(c: *mut mg_connection, message: *const mg::mg_ws_message) {
-    // SAFETY: per the contract.
-    let Some(message) = (unsafe { message.as_ref() }) else { return };
-    // SAFETY: the payload lives in the receive buffer during the event.
-    let data = unsafe { mg_str_bytes(&message.data) };
-    let op = message.flags & 15;
-    // (A pong's arrival counts through `on_read`, which sets the peer's last-seen time.)
-    with_push(|push| {
-        let Some(peer) = push.peers.iter_mut().find(|p| p.connection == c) else { return };
-        if i32::from(op) == OP_CLOSE && !peer.closing {
-            peer.closing = true;
-            peer.close_code = match (data.first(), data.get(1)) {
-                (Some(high), Some(low)) => u16::from_be_bytes([*high, *low]),
-                _ => CLOSE_NO_STATUS,
-            };
-        }
-    });
-}
-
-/// Bytes arrived on a push peer: a WebSocket message still being received may not pass the
-/// limit (Mongoose buffers it whole); an event stream's client has nothing to say.
+/// Bytes arrived on a push peer. A WebSocket's complete frames are read (`ws::read_frames`):
+/// each message goes to Python's `on_message`, pings are answered, a close frame is answered and
+/// the connection drains; a broken rule closes it (1002, 1009, or 1007 for text that is not
+/// UTF-8). An event stream's client has nothing to say, and a WebSocket being closed nothing
+/// more to be heard: what they send is dropped.
 pub fn on_read(c: *mut mg_connection) {
     let now = event_loop::now_ms();
-    let limit = with_push(|push| {
+    let found = with_push(|push| {
         let peer = push.peers.iter_mut().find(|p| p.connection == c)?;
         peer.last_seen_ms = now;
-        match push.endpoints.get(peer.endpoint)?.kind {
-            Kind::WebSocket { max_message } => Some(max_message),
-            Kind::EventStream => Some(0),
+        let endpoint = push.endpoints.get(peer.endpoint)?;
+        let received = event(PgPushEventKind::Message, peer.id, endpoint, endpoint.on_message);
+        Some((peer.id, peer.closing, peer.reassembly, endpoint.kind, received))
+    });
+    let Some((id, closing, mut reassembly, kind, mut received)) = found else { return };
+    let max_message = match kind {
+        Kind::WebSocket { max_message } if !closing => max_message,
+        _ => {
+            // SAFETY: a live connection; its received bytes are dropped.
+            unsafe { (*c).recv.len = 0 };
+            return;
+        }
+    };
+    // SAFETY: a live connection.
+    let (buf, len) = unsafe { ((*c).recv.buf, (*c).recv.len) };
+    if buf.is_null() || len == 0 {
+        return;
+    }
+    // SAFETY: the receive buffer holds `len` bytes, and nothing else touches it while the frames
+    // are read: Python's callbacks can only queue sends or mark the connection closing (a nested
+    // poll() is refused), and only Mongoose's poll, after this event, reads into it or frees it.
+    let bytes = unsafe { core::slice::from_raw_parts_mut(buf, len) };
+    let mut invalid_text = false;
+    let outcome = ws::read_frames(bytes, &mut reassembly, max_message, |event| match event {
+        Event::Message { binary, data } => {
+            // ASCII first: a word at a time, where from_utf8 goes byte by byte at opt-level "z".
+            if !binary && !data.is_ascii() && core::str::from_utf8(data).is_err() {
+                invalid_text = true;
+                return Flow::Stop;
+            }
+            received.data = PgBytes::from_slice(data);
+            received.binary = binary;
+            deliver(&received);
+            // The callback may have closed the peer (close(), or a send that found it too slow).
+            if is_closing(c) {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            }
+        }
+        Event::Ping(data) => {
+            // SAFETY: a live WebSocket connection; Mongoose frames the pong.
+            unsafe { mg::mg_ws_send(c, data.as_ptr() as *const c_void, data.len(), OP_PONG) };
+            Flow::Continue
+        }
+        Event::Pong(_) => Flow::Continue, // its arrival counted: `last_seen_ms` above
+        Event::Close { code, .. } => {
+            on_peer_close(c, code);
+            Flow::Stop
         }
     });
-    match limit {
-        // SAFETY: a live connection; what an event-stream client sends is ignored.
-        Some(0) => unsafe { (*c).recv.len = 0 },
-        // A frame header is at most 14 bytes; a fragmented message's parts are kept without theirs.
-        // SAFETY: a live connection.
-        Some(max) if unsafe { (*c).recv.len } > max.saturating_add(14) => close_peer(c, CLOSE_TOO_BIG, b"message too big"),
-        _ => {}
+    // SAFETY: a live connection; `kept` is at most the length it had.
+    unsafe { (*c).recv.len = outcome.kept };
+    with_push(|push| {
+        if let Some(peer) = push.peers.iter_mut().find(|p| p.id == id) {
+            peer.reassembly = reassembly;
+        }
+    });
+    if let Some(fault) = outcome.fault {
+        close_peer(c, fault.close_code(), fault.reason());
+    } else if invalid_text {
+        close_peer(c, CLOSE_INVALID_TEXT, b"invalid UTF-8");
     }
+}
+
+/// Whether the connection is on its way out (draining what is queued, or closing at once).
+fn is_closing(c: *mut mg_connection) -> bool {
+    // SAFETY: a live connection; reading two flags.
+    unsafe { (*c).is_closing() != 0 || (*c).is_draining() != 0 }
+}
+
+/// The peer's close frame: Python will see its code. Unless the server sent its own close first,
+/// it answers with the same code (RFC 6455, 5.5.1); then the connection drains and closes.
+fn on_peer_close(c: *mut mg_connection, code: u16) {
+    let answer = with_push(|push| {
+        let peer = push.peers.iter_mut().find(|p| p.connection == c)?;
+        if peer.closing {
+            return None;
+        }
+        peer.closing = true;
+        peer.close_code = code;
+        Some(code)
+    });
+    if let Some(code) = answer {
+        // 1005 ("no status") is what the peer's empty close means; an empty close answers it.
+        let payload = code.to_be_bytes();
+        let len = if code == CLOSE_NO_STATUS { 0 } else { payload.len() };
+        // SAFETY: a live WebSocket connection; Mongoose frames the close.
+        unsafe { mg::mg_ws_send(c, payload.as_ptr() as *const c_void, len, OP_CLOSE) };
+    }
+    // SAFETY: a live connection; draining sends what is queued, then closes.
+    unsafe { (*c).set_is_draining(1) };
 }
 
 /// Timers of a push peer, on each poll: WebSocket pings (and closing a peer that did not answer
