@@ -223,11 +223,14 @@ static bool is_stop_request(mp_obj_t exception) {
 // What an exception from a callback means for the event loop. Never raises: printing runs the
 // exception's own __str__/__repr__ (user code), so it runs protected, with a fixed line when it
 // raises in turn (a KeyboardInterrupt raised while printing is kept, like one from the callback).
-int32_t pythongoose_outcome_of_exception(mp_obj_t exception) {
-    if (is_stop_request(exception)) {
-        MP_STATE_VM(pythongoose_pending_exception) = exception;
+int32_t pythongoose_outcome_of_exception(mp_obj_t exception_in) {
+    if (is_stop_request(exception_in)) {
+        MP_STATE_VM(pythongoose_pending_exception) = exception_in;
         return PG_CALL_OUTCOME_STOPPING;
     }
+    // Read again after a raise while printing: volatile, so not a register the raise restored
+    // to a stale value (GCC's -Wclobbered names it when NLR is setjmp-based).
+    mp_obj_t volatile exception = exception_in;
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
         mp_printf(&mp_plat_print, "mongoose: a callback raised an exception:\n");
