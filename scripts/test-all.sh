@@ -4,7 +4,8 @@
 #   cargo test (protocol core, HTTP logic, header drift), the riscv32 portability build, cargo
 #   clippy over every feature set and target with warnings denied (scripts/clippy.sh), the ESP32
 #   port's CMake wiring (scripts/check-cmake.sh: micropython.cmake through py/usermod.cmake), the
-#   full crate for the ESP32-C3 target and the Mongoose layout checks (scripts/check-layout.sh), a fixed-
+#   full crate for the ESP32-C3 target and the Mongoose layout checks (scripts/check-layout.sh), the
+#   module built without MQTT and serving (scripts/check-http-only.sh), a fixed-
 #   seed libFuzzer pass over the protocol cores (scripts/fuzz.sh check), pytest against the real
 #   binary + Mosquitto, the same pytest suite against the ASan + UBSan build with any sanitizer
 #   report failing it (scripts/pytest-asan.sh), MicroPython's own test suite, the emulated RISC-V
@@ -46,7 +47,7 @@ run_suite() { # name command...
       errors=$(count "$log" '[0-9]+ errors?'); failed=$(( ${failed:-0} + ${errors:-0} ))
       # each sanitizer report is one more failure
       reports=$(count "$log" 'pytest-asan: [0-9]+ sanitizer reports'); failed=$(( failed + ${reports:-0} )) ;;
-    cmake-check|layout-check)
+    cmake-check|layout-check|http-only)
       passed=$(count "$log" "$name: [0-9]+ passed"); failed=$(grep -oE "$name: [0-9]+ passed, [0-9]+ failed" "$log" | tail -1 | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0) ;;
     micropython-tests|board-micropython-tests)
       passed=$(count "$log" "$name: [0-9]+ passed"); failed=$(grep -oE '[0-9]+ failed$' "$log" | tail -1 | grep -oE '[0-9]+' || echo 0) ;;
@@ -63,6 +64,7 @@ run_suite riscv32-build cargo build --lib --no-default-features --features mqtt 
 run_suite clippy scripts/clippy.sh
 run_suite cmake-check scripts/check-cmake.sh
 run_suite layout-check scripts/check-layout.sh
+run_suite http-only scripts/check-http-only.sh
 run_suite fuzz scripts/fuzz.sh check
 run_suite pytest env MICROPYTHON="$micropython" .venv/bin/python -m pytest -q -p no:cacheprovider --ignore=tests/board tests
 run_suite pytest-asan scripts/pytest-asan.sh "$asan_micropython"

@@ -1009,6 +1009,42 @@ static mp_obj_t mongoose_close(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(mongoose_close_obj, mongoose_close);
 
+// ---------------------------------------------------------------------------------------------
+// The event loop's blocking wait (HTTP-only builds need it as much as MQTT ones).
+
+// Mongoose's blocking wait inside mg_mgr_poll: Mongoose's C is compiled with its epoll_wait (Linux,
+// build.rs) or select (ESP32, micropython.cmake) renamed to these, so other Python threads run
+// while poll() waits, as they do during time.sleep(). Safe because only the kernel's wait happens
+// without the GIL: Mongoose computed what to wait for before and reads the result after, both
+// with the GIL held, and every mg_mgr_poll runs from a Python call that holds it. Another thread
+// may meanwhile call the module (publish, add a route...): the loop's own state is guarded by
+// its "polling" flag (a second poll() or deinit() is refused), the rest is serialised by the GIL.
+#if defined(__linux__)
+int pg_shim_epoll_wait(int epfd, struct epoll_event *events, int max_events, int timeout_ms) {
+    if (timeout_ms == 0) {
+        return epoll_wait(epfd, events, max_events, 0);
+    }
+    MP_THREAD_GIL_EXIT();
+    int ready = epoll_wait(epfd, events, max_events, timeout_ms);
+    int saved_errno = errno;
+    MP_THREAD_GIL_ENTER();
+    errno = saved_errno;
+    return ready;
+}
+#elif defined(ESP_PLATFORM)
+int pg_shim_select(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exceptfds, struct timeval *timeout) {
+    if (timeout != NULL && timeout->tv_sec == 0 && timeout->tv_usec == 0) {
+        return select(nfds, readfds, writefds, exceptfds, timeout);
+    }
+    MP_THREAD_GIL_EXIT();
+    int ready = select(nfds, readfds, writefds, exceptfds, timeout);
+    int saved_errno = errno;
+    MP_THREAD_GIL_ENTER();
+    errno = saved_errno;
+    return ready;
+}
+#endif
+
 #if PYTHONGOOSE_MQTT
 // ---------------------------------------------------------------------------------------------
 // mongoose.MQTTclient
@@ -1154,38 +1190,6 @@ int32_t pg_shim_resolve_ipv4(const uint8_t *name, uintptr_t name_len, uint8_t *a
     #endif
 }
 
-// Mongoose's blocking wait inside mg_mgr_poll: Mongoose's C is compiled with its epoll_wait (Linux,
-// build.rs) or select (ESP32, micropython.cmake) renamed to these, so other Python threads run
-// while poll() waits, as they do during time.sleep(). Safe because only the kernel's wait happens
-// without the GIL: Mongoose computed what to wait for before and reads the result after, both
-// with the GIL held, and every mg_mgr_poll runs from a Python call that holds it. Another thread
-// may meanwhile call the module (publish, add a route...): the loop's own state is guarded by
-// its "polling" flag (a second poll() or deinit() is refused), the rest is serialised by the GIL.
-#if defined(__linux__)
-int pg_shim_epoll_wait(int epfd, struct epoll_event *events, int max_events, int timeout_ms) {
-    if (timeout_ms == 0) {
-        return epoll_wait(epfd, events, max_events, 0);
-    }
-    MP_THREAD_GIL_EXIT();
-    int ready = epoll_wait(epfd, events, max_events, timeout_ms);
-    int saved_errno = errno;
-    MP_THREAD_GIL_ENTER();
-    errno = saved_errno;
-    return ready;
-}
-#elif defined(ESP_PLATFORM)
-int pg_shim_select(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exceptfds, struct timeval *timeout) {
-    if (timeout != NULL && timeout->tv_sec == 0 && timeout->tv_usec == 0) {
-        return select(nfds, readfds, writefds, exceptfds, timeout);
-    }
-    MP_THREAD_GIL_EXIT();
-    int ready = select(nfds, readfds, writefds, exceptfds, timeout);
-    int saved_errno = errno;
-    MP_THREAD_GIL_ENTER();
-    errno = saved_errno;
-    return ready;
-}
-#endif
 
 // Whether MicroPython holds an asynchronous exception (Ctrl-C) to raise at its next check.
 bool pg_shim_interrupt_pending(void) {
