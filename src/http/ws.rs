@@ -250,12 +250,14 @@ pub fn read_frames(
             break;
         }
     }
-    // Keep the fragments so far, then the unread bytes (a frame not complete yet).
-    let kept = reassembly.len;
+    // Keep the fragments so far, then the unread bytes (a frame not complete yet). `read` never
+    // passes `end` and never falls behind the kept part (bounded by `end` should a caller hand
+    // in a buffer shorter than its reassembly).
+    let kept = reassembly.len.min(end);
     if read > kept {
         buf.copy_within(read..end, kept);
     }
-    Outcome { kept: kept + (end - read.max(kept)), fault }
+    Outcome { kept: kept + end.saturating_sub(read.max(kept)), fault }
 }
 
 #[cfg(test)]
