@@ -485,14 +485,13 @@ pub struct RequestFacts<'a> {
 /// The answer to a static-file request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StaticPlan {
-    /// An error reply without a file: 400 (unsafe relative path), 404 (missing, not a regular
-    /// file, or a directory without its index), 405 (extra headers "Allow: GET, HEAD\r\n") or
-    /// 416 (extra headers "Content-Range: bytes */<size>\r\n"). `extra_headers` are complete
-    /// lines each ending in CRLF (empty for 400 and 404).
+    /// A reply without a file: 301 (a directory asked for without its trailing '/', see
+    /// `RequestFacts::url_path`; extra headers "Location: <the URL with '/' added>\r\n"), 400
+    /// (unsafe relative path), 404 (missing, not a regular file, or a directory without its
+    /// index), 405 (extra headers "Allow: GET, HEAD\r\n") or 416 (extra headers "Content-Range:
+    /// bytes */<size>\r\n"). `extra_headers` are complete lines each ending in CRLF (empty for
+    /// 400 and 404).
     Reject { status: u16, extra_headers: Vec<u8> },
-    /// 301 to `location` (the URL with a '/' added to its path): a directory asked for without
-    /// its trailing slash (see `RequestFacts::url_path`).
-    Redirect { location: Vec<u8> },
     /// 304, no body: `extra_headers` hold ETag and Cache-Control (and Vary: Accept-Encoding when
     /// the gzip variant matched).
     NotModified { extra_headers: Vec<u8> },
@@ -658,14 +657,16 @@ fn directory_redirect(url_path: &[u8], query: &[u8]) -> StaticPlan {
     if url_path.iter().chain(query).any(|b| *b <= b' ' || *b == 0x7f) {
         return reject(400, b"");
     }
-    let mut location = Vec::with_capacity(url_path.len() + 2 + query.len());
+    let mut location = Vec::with_capacity(url_path.len() + query.len() + 14);
+    location.extend_from_slice(b"Location: ");
     location.extend_from_slice(url_path);
     location.push(b'/');
     if !query.is_empty() {
         location.push(b'?');
         location.extend_from_slice(query);
     }
-    StaticPlan::Redirect { location }
+    location.extend_from_slice(b"\r\n");
+    StaticPlan::Reject { status: 301, extra_headers: location }
 }
 
 /// "ETag: <tag>\r\nCache-Control: ...\r\n".

@@ -785,14 +785,6 @@ unsafe fn serve_file(
             reply_to.text(status, reason_phrase(status), &extra_headers);
             Served::Replied { close }
         }
-        StaticPlan::Redirect { location } => {
-            let mut extra = Vec::with_capacity(location.len() + 12);
-            extra.extend_from_slice(b"Location: ");
-            extra.extend_from_slice(&location);
-            extra.extend_from_slice(b"\r\n");
-            reply_to.text(301, reason_phrase(301), &extra);
-            Served::Replied { close }
-        }
         StaticPlan::NotModified { extra_headers } => {
             let extra = joined_headers(&extra_headers, user_headers);
             reply_to.send(&ReplyHead { status: 304, content_type: b"", content_length: 0, extra_headers: &extra, server_headers: b"", close }, b"");
