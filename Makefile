@@ -95,7 +95,7 @@ header:
 	PYTHONGOOSE_BLESS=1 cargo test --lib header_drift
 
 # Every suite, then one closing line "tests: N passed, N failed" (scripts/test-all.sh).
-test: build qemu asan venv
+test: build qemu qemu-lean asan venv
 	MICROPYTHON=$(MICROPYTHON) ASAN_MICROPYTHON=$(ASAN_MICROPYTHON) scripts/test-all.sh
 
 test-python: build venv
@@ -106,7 +106,7 @@ FUZZ_SECONDS ?= 300
 fuzz:
 	scripts/fuzz.sh run $(FUZZ_SECONDS)
 
-bench: build venv qemu ssl-micropython
+bench: build venv qemu qemu-lean ssl-micropython
 	MICROPYTHON=$(MICROPYTHON) $(PY) bench/run.py
 	MICROPYTHON=$(MICROPYTHON) $(PY) bench/web.py
 	MICROPYTHON=$(MICROPYTHON) SSL_MICROPYTHON=$(SSL_MICROPYTHON) $(PY) bench/tls_ram.py

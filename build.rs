@@ -15,7 +15,8 @@ use std::path::PathBuf;
 /// `MG_MAX_HTTP_HEADERS` would change `struct mg_http_message`, so both sides must see the same).
 /// `MG_ENABLE_CUSTOM_CALLOC`: Mongoose allocates through `mg_calloc`/`mg_free` in `src/heap.rs`
 /// (counted, budgeted, aligned); a firmware build that compiles Mongoose itself must set it too.
-/// `MG_TLS=MG_TLS_BUILTIN`: Mongoose's own TLS 1.3 (no external library) for https:// and mqtts://.
+/// `MG_TLS=MG_TLS_BUILTIN`: Mongoose's own TLS 1.3 (no external library) for https:// and mqtts://
+/// (`MG_TLS_NONE` when the `tls` feature is off).
 const MONGOOSE_DEFINES: &[(&str, &str)] =
     &[("MG_ENABLE_LOG", "0"), ("MG_ENABLE_CUSTOM_CALLOC", "1"), ("MG_TLS", "MG_TLS_BUILTIN")];
 
@@ -59,6 +60,14 @@ fn main() {
         println!("cargo:rerun-if-changed={}", config.display());
         board_defines.push(("MG_ARCH", "MG_ARCH_CUSTOM"));
     }
+    // Without the `tls` feature Mongoose is built without its TLS stack (MG_TLS_NONE: its
+    // mg_tls_init only fails the connection, and the event layer never calls it). The structs Rust
+    // reads do not depend on MG_TLS.
+    let tls = env::var_os("CARGO_FEATURE_TLS").is_some();
+    let mongoose_defines: Vec<(&str, &str)> = MONGOOSE_DEFINES
+        .iter()
+        .map(|&(name, value)| if name == "MG_TLS" && !tls { (name, "MG_TLS_NONE") } else { (name, value) })
+        .collect();
 
     // Mongoose's C is linked into the staticlib unless the firmware build compiles it itself
     // (the ESP32 port does, with the IDF's compiler and lwIP headers).
@@ -80,7 +89,7 @@ fn main() {
         if let Some(dir) = &board_dir {
             build.include(dir);
         }
-        for (name, value) in MONGOOSE_DEFINES.iter().chain(board_defines.iter()) {
+        for (name, value) in mongoose_defines.iter().chain(board_defines.iter()) {
             build.define(name, Some(*value));
         }
         // Mongoose's blocking wait (mg_mgr_poll's epoll_wait on Linux) goes through the shim, which
@@ -109,7 +118,7 @@ fn main() {
     if let Some(dir) = &board_dir {
         bindings = bindings.clang_arg(format!("-I{}", dir.display()));
     }
-    for (name, value) in MONGOOSE_DEFINES.iter().chain(board_defines.iter()) {
+    for (name, value) in mongoose_defines.iter().chain(board_defines.iter()) {
         bindings = bindings.clang_arg(format!("-D{name}={value}"));
     }
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));

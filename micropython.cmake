@@ -50,9 +50,23 @@ if(NOT EXISTS ${PYTHONGOOSE_MONGOOSE_DIR}/mongoose.c)
         "or set PYTHONGOOSE_MONGOOSE_DIR")
 endif()
 
-# 0: HTTP-only module (the Rust library built with --no-default-features --features mongoose).
-if(NOT DEFINED PYTHONGOOSE_MQTT)
-    set(PYTHONGOOSE_MQTT 1)
+# What the module holds; each must match the Rust library's cargo features (its default: all):
+#   PYTHONGOOSE_MQTT=0  no MQTT client (the library built without the `mqtt` feature)
+#   PYTHONGOOSE_WEB=0   no static files, File/Template, WebSocket, SSE (without `web`)
+#   PYTHONGOOSE_TLS=0   no https:// or mqtts:// (without `tls`): Mongoose compiled with MG_TLS_NONE
+# (a CMake variable, else the environment, as for PYTHONGOOSE_LIB; `make esp32 LEAN=1` exports them)
+foreach(option PYTHONGOOSE_MQTT PYTHONGOOSE_WEB PYTHONGOOSE_TLS)
+    if(NOT DEFINED ${option} AND DEFINED ENV{${option}})
+        set(${option} $ENV{${option}})
+    endif()
+    if(NOT DEFINED ${option})
+        set(${option} 1)
+    endif()
+endforeach()
+if(PYTHONGOOSE_TLS)
+    set(PYTHONGOOSE_MG_TLS MG_TLS_BUILTIN)
+else()
+    set(PYTHONGOOSE_MG_TLS MG_TLS_NONE)
 endif()
 
 add_library(usermod_pythongoose INTERFACE)
@@ -77,8 +91,9 @@ target_compile_definitions(usermod_pythongoose INTERFACE
     MG_ARCH=MG_ARCH_ESP32
     MG_ENABLE_LOG=0
     MG_ENABLE_CUSTOM_CALLOC=1
-    MG_TLS=MG_TLS_BUILTIN
+    MG_TLS=${PYTHONGOOSE_MG_TLS}
     PYTHONGOOSE_MQTT=${PYTHONGOOSE_MQTT}
+    PYTHONGOOSE_WEB=${PYTHONGOOSE_WEB}
 )
 
 # Mongoose is third-party code: no warnings for it (as build.rs compiles it), whatever the IDF's

@@ -28,6 +28,8 @@ from run import AUTH_HEADER, BENCH_BUILD, MPY_DIR, ROOT, free_port, kept_code_by
 from mqtt import Broker  # noqa: E402
 
 FIRMWARE = os.path.join(ROOT, "build", "qemu", "firmware.elf")
+# `make qemu LEAN=1`: the module without its web-app features and TLS (flash figures only).
+LEAN_FIRMWARE = os.path.join(ROOT, "build", "qemu-lean", "firmware.elf")
 SCRIPTS = os.path.join(ROOT, "bench", "board")
 IDLE_CONNECTIONS = 10
 RUN_TIMEOUT_S = 600
@@ -253,7 +255,8 @@ def origin_of(path):
         return "Rust"
     if "/pythongoose/src/shim/" in path:
         return "C shim"
-    if os.path.dirname(path) == os.path.join(ROOT, "build", "qemu", "board"):  # boards/qemu-virt-rv32
+    if os.path.dirname(path) in (os.path.join(ROOT, "build", build, "board") for build in ("qemu", "qemu-lean")):
+        # boards/qemu-virt-rv32
         name = os.path.basename(path)
         return "bench-only board module" if name in ("modboard.o", "c_limit.o") else "board glue"
     return "MicroPython and libc"
@@ -285,6 +288,13 @@ def measure_flash():
     return parts, text_and_rodata(FIRMWARE), text_and_rodata(build_stock_firmware())
 
 
+def measure_lean_flash():
+    """The lean firmware's parts and text+rodata, or None when it was not built."""
+    if not os.path.exists(LEAN_FIRMWARE):
+        return None
+    return flash_parts(os.path.join(ROOT, "build", "qemu-lean", "firmware.map")), text_and_rodata(LEAN_FIRMWARE)
+
+
 def main():
     if not os.path.exists(FIRMWARE):
         sys.exit("bench/board.py: %s missing: run `make qemu` first" % FIRMWARE)
@@ -293,6 +303,7 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     runs = max(parser.parse_args().runs, 1)
     parts, firmware, stock = measure_flash()
+    lean = measure_lean_flash()
     cpu_runs = [measure_http_cpu() for _ in range(runs)]
     mqtt_runs = [measure_mqtt() for _ in range(runs)]
     ram = measure_http_ram()
@@ -310,6 +321,15 @@ def main():
         print("  %-26s %7d" % (name, parts.get(name, 0)))
     print("  Rust + C shim: %d (compiler_builtins not counted: MicroPython's float code needs the same"
           " routines from libgcc otherwise)" % (parts.get("Rust", 0) + parts.get("C shim", 0)))
+    if lean is None:
+        print("  lean build (make qemu LEAN=1): not built")
+    else:
+        lean_parts, lean_firmware = lean
+        print("  lean build (make qemu LEAN=1: no static files, templates, WebSocket, SSE or TLS):"
+              " firmware %d, %+d over stock" % (lean_firmware, lean_firmware - stock))
+        for name in ("Rust", "C shim", "Mongoose"):
+            print("    %-24s %7d (full build %+d)" % (name, lean_parts.get(name, 0), lean_parts.get(name, 0) - parts.get(name, 0)))
+        print("    Rust + C shim: %d" % (lean_parts.get("Rust", 0) + lean_parts.get("C shim", 0)))
     print()
     print("RAM on the emulated board (bytes: C heap + GC heap)")
     rows = (

@@ -104,10 +104,11 @@ def build_plain_micropython():
 
 
 def build_http_only_micropython():
-    """The module without MQTT (cargo feature `mqtt` off, shim PYTHONGOOSE_MQTT=0)."""
+    """The module without MQTT (cargo feature `mqtt` off, shim PYTHONGOOSE_MQTT=0), its other
+    features on."""
     target_dir = os.path.join(ROOT, "build", "target-http")
     subprocess.check_call(["cargo", "build", "-q", "--profile", "unix", "--lib", "--no-default-features", "--features",
-                           "mongoose", "--target-dir", target_dir], cwd=ROOT)
+                           "mongoose,web,tls", "--target-dir", target_dir], cwd=ROOT)
     usermods = os.path.join(ROOT, "build", "usermods-http")
     os.makedirs(usermods, exist_ok=True)
     link = os.path.join(usermods, "pythongoose")

@@ -82,6 +82,16 @@ PY
 check "link line: Rust archive after the main component's archive" rust_after_main
 check "link line: -Wl,--undefined=mg_mgr_init" grep -qF -- "-Wl,--undefined=mg_mgr_init" "$link"
 
+check "definitions: PYTHONGOOSE_WEB=1 (the default: every feature)" grep -qx "PYTHONGOOSE_WEB=1" "$defs"
+
+# The lean build (`make esp32 LEAN=1` exports these): the shim without its web part, and Mongoose
+# compiled without TLS, as build.rs builds it for a library without the `tls` feature.
+PYTHONGOOSE_LIB="$lib_dir/libpythongoose.a" PYTHONGOOSE_WEB=0 PYTHONGOOSE_TLS=0 configure "$work/lean" > "$work/lean.log" 2>&1
+check "lean (PYTHONGOOSE_WEB=0 PYTHONGOOSE_TLS=0 in the environment): PYTHONGOOSE_WEB=0" \
+  grep -qx "PYTHONGOOSE_WEB=0" "$work/lean/main-definitions.txt"
+check "lean: MG_TLS=MG_TLS_NONE" grep -qx "MG_TLS=MG_TLS_NONE" "$work/lean/main-definitions.txt"
+check "lean: MQTT stays (PYTHONGOOSE_MQTT=1)" grep -qx "PYTHONGOOSE_MQTT=1" "$work/lean/main-definitions.txt"
+
 # PYTHONGOOSE_LIB as a CMake variable works too.
 env -u PYTHONGOOSE_LIB cmake -S "$root/tests/cmake" -B "$work/var" -DMICROPY_DIR="$mpy_dir" \
   -DUSER_C_MODULES="$root/micropython.cmake" -DPYTHONGOOSE_LIB="$lib_dir/libpythongoose.a" > "$work/var.log" 2>&1

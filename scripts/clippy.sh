@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # cargo clippy over every feature set and target the crate is built for, warnings as errors (so
 # the crate's deny(clippy::unwrap_used, ...) in src/lib.rs and every default lint fail the check):
-#   default features (mongoose + mqtt), all targets (lib, tests)
-#   --no-default-features --features mongoose   the HTTP-only module, all targets
+#   default features (mongoose + mqtt + web + tls), all targets (lib, tests)
+#   --no-default-features --features mongoose,web,tls   the HTTP-only module, all targets
+#   --no-default-features --features mongoose,mqtt      the lean module (no web-app features, no TLS)
 #   --no-default-features --features mqtt       the portable core, all targets on the host
 #   the same portable core for riscv32imc-unknown-none-elf (the ESP32-C3 class target), lib only
 #   the ESP32-C3 firmware's crate: default features for riscv32imc with boards/esp32's Mongoose
 #   configuration and no Mongoose C, as `make esp32` and scripts/check-layout.sh build it
 #   the emulated board's target (riscv32imac-unknown-none-elf, default features, its cross
 #   toolchain): `make clippy-board`, since the toolchain settings live in its make fragment
-# Runs all six even when one fails; ends with "clippy: N passed, N failed".
+# Runs all seven even when one fails; ends with "clippy: N passed, N failed".
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -28,7 +29,8 @@ run() { # description command...
 
 configs=(
   "--all-targets"
-  "--all-targets --no-default-features --features mongoose"
+  "--all-targets --no-default-features --features mongoose,web,tls"
+  "--all-targets --no-default-features --features mongoose,mqtt"
   "--all-targets --no-default-features --features mqtt"
   "--lib --no-default-features --features mqtt --target riscv32imc-unknown-none-elf"
 )

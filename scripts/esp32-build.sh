@@ -10,6 +10,10 @@
 #      ones the port lists, at the commits the tag records. The IDF component manager fetches
 #      espressif/mdns at configure time (main/idf_component.yml; dependencies.lock records it);
 #   3. ports/esp32's make with USER_C_MODULES=micropython.cmake and PYTHONGOOSE_LIB in the environment.
+# PYTHONGOOSE_MQTT, PYTHONGOOSE_WEB, PYTHONGOOSE_TLS (0 or 1, default 1; `make esp32 LEAN=1` sets the
+# last two to 0) pick the module's parts: the Rust library's cargo features, and micropython.cmake
+# reads the same variables from the environment for the shim and Mongoose. Build folder:
+# build/esp32/BOARD, BOARD-lean when web and TLS are off (another set: BOARD-<features>).
 set -euo pipefail
 board=${1:?usage: esp32-build.sh BOARD}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,12 +44,24 @@ fi
 libc_include=$("$gcc" -print-sysroot)/include
 target_var=$(echo "$rust_target" | tr '-' '_')
 export "BINDGEN_EXTRA_CLANG_ARGS_${target_var}=-isystem $clang_include -isystem $libc_include"
-export CARGO_TARGET_DIR=$out/target
 export PYTHONGOOSE_BOARD_DIR=$root/boards/esp32 PYTHONGOOSE_SKIP_MONGOOSE_C=1
 export PYTHONGOOSE_MONGOOSE_DIR=$root/third_party/mongoose
+export PYTHONGOOSE_MQTT=${PYTHONGOOSE_MQTT:-1} PYTHONGOOSE_WEB=${PYTHONGOOSE_WEB:-1} PYTHONGOOSE_TLS=${PYTHONGOOSE_TLS:-1}
+features=mongoose
+[ "$PYTHONGOOSE_MQTT" = 0 ] || features+=,mqtt
+[ "$PYTHONGOOSE_WEB" = 0 ] || features+=,web
+[ "$PYTHONGOOSE_TLS" = 0 ] || features+=,tls
+case $features in
+  mongoose,mqtt,web,tls) name=$board ;;
+  mongoose,mqtt) name=$board-lean ;;
+  *) name=$board-${features//,/-} ;;
+esac
+# One cargo folder per feature set: the layout header beside each archive describes that archive.
+export CARGO_TARGET_DIR=$out/target-${features//,/-}
 
 echo "=== Rust library for $rust_target"
-(cd "$root" && cargo "${toolchain[@]}" build --release --lib --target "$rust_target" "${build_std[@]}")
+(cd "$root" && cargo "${toolchain[@]}" build --release --lib --target "$rust_target" "${build_std[@]}" \
+  --no-default-features --features "$features")
 export PYTHONGOOSE_LIB=$CARGO_TARGET_DIR/$rust_target/release/libpythongoose.a
 test -f "$(dirname "$PYTHONGOOSE_LIB")/pythongoose_layout.h"
 
@@ -60,5 +76,5 @@ make -C "$mpy/mpy-cross" -j"$(nproc)"
 make -C "$mpy/ports/esp32" BOARD="$board" submodules
 
 echo "=== firmware for $board"
-make -C "$mpy/ports/esp32" BOARD="$board" BUILD="$out/$board" USER_C_MODULES="$root/micropython.cmake"
-ls -l "$out/$board/firmware.bin"
+make -C "$mpy/ports/esp32" BOARD="$board" BUILD="$out/$name" USER_C_MODULES="$root/micropython.cmake"
+ls -l "$out/$name/firmware.bin"

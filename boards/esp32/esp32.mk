@@ -2,6 +2,8 @@
 #   make esp32 BOARD=ESP32_GENERIC_C3     build/esp32/ESP32_GENERIC_C3/firmware.bin
 #        (also ESP32_GENERIC_C6, ESP32_GENERIC, ESP32_GENERIC_S3)
 #   make deploy BOARD=... PORT=/dev/ttyUSB0   flash it with esptool (inside the same image)
+#   LEAN=1 (with both)   the lean module: no static files, templates, WebSocket, SSE or TLS
+#        (build/esp32/BOARD-lean; README, "Lean build")
 # The image (boards/esp32/Dockerfile) is ESP-IDF v5.2.2, the version MicroPython 1.25's CI uses,
 # plus a pinned Rust: the stable toolchain for the RISC-V chips, Espressif's toolchain (espup) for
 # the Xtensa ones. scripts/esp32-build.sh runs inside it. Nothing here runs in `make test`: what is
@@ -9,7 +11,9 @@
 BOARD ?= ESP32_GENERIC_C3
 ESP32_BOARDS := ESP32_GENERIC_C3 ESP32_GENERIC_C6 ESP32_GENERIC ESP32_GENERIC_S3
 ESP32_IMAGE ?= pythongoose-esp32:idf5.2.2
-ESP32_BUILD = $(ROOT)/build/esp32/$(BOARD)
+ESP32_NAME = $(BOARD)$(if $(filter 1,$(LEAN)),-lean)
+ESP32_BUILD = $(ROOT)/build/esp32/$(ESP32_NAME)
+ESP32_LEAN_ENV = $(if $(filter 1,$(LEAN)),-e PYTHONGOOSE_WEB=0 -e PYTHONGOOSE_TLS=0)
 DOCKER ?= docker
 PORT ?= /dev/ttyUSB0
 BAUD ?= 460800
@@ -41,8 +45,8 @@ ESP32_DOCKER_RUN = $(DOCKER) run --rm -v $(ROOT):/project -w /project \
 
 esp32: esp32-check-board esp32-check-docker sources esp32-image
 	@mkdir -p $(ROOT)/build/esp32/home
-	$(ESP32_DOCKER_RUN) $(ESP32_IMAGE) scripts/esp32-build.sh $(BOARD)
-	@echo "firmware: $(ESP32_BUILD)/firmware.bin (make deploy BOARD=$(BOARD) PORT=$(PORT))"
+	$(ESP32_DOCKER_RUN) $(ESP32_LEAN_ENV) $(ESP32_IMAGE) scripts/esp32-build.sh $(BOARD)
+	@echo "firmware: $(ESP32_BUILD)/firmware.bin (make deploy BOARD=$(BOARD)$(if $(filter 1,$(LEAN)), LEAN=1) PORT=$(PORT))"
 
 # firmware.bin holds bootloader, partition table and application; it goes at 0x1000 on the ESP32
 # and at 0x0 on the C3, C6 and S3 (MicroPython's own flashing instructions for these boards).
@@ -52,7 +56,7 @@ deploy: esp32-check-board esp32-check-docker
 	$(DOCKER) run --rm -v $(ROOT):/project -w /project --device=$(PORT) $(ESP32_IMAGE) \
 	  python -m esptool --chip $(call esp32_chip,$(BOARD)) -p $(PORT) -b $(BAUD) \
 	  --before default_reset --after hard_reset write_flash -z $(call esp32_offset,$(BOARD)) \
-	  build/esp32/$(BOARD)/firmware.bin
+	  build/esp32/$(ESP32_NAME)/firmware.bin
 
 esp32_chip = $(if $(filter ESP32_GENERIC_C3,$(1)),esp32c3,$(if $(filter ESP32_GENERIC_C6,$(1)),esp32c6,$(if $(filter ESP32_GENERIC_S3,$(1)),esp32s3,esp32)))
 esp32_offset = $(if $(filter ESP32_GENERIC,$(1)),0x1000,0x0)

@@ -2,12 +2,23 @@
 #   make qemu                       build/qemu/firmware.elf (MicroPython's ports/qemu + the module)
 #   make qemu-run SCRIPT=file.py    boot it in QEMU and run the script (scripts/qemu-run.sh)
 #   make test-board                 the board suite, tests/board (pytest driving qemu-run.sh)
+#   LEAN=1 (with qemu, qemu-run)    the lean build: no web-app features, no TLS (build/qemu-lean)
 QEMU_BOARD_DIR := $(ROOT)/boards/qemu-virt-rv32
+QEMU_RUST_TARGET := riscv32imac-unknown-none-elf
+ifeq ($(LEAN),1)
+QEMU_BUILD := $(ROOT)/build/qemu-lean
+QEMU_CARGO_DIR := $(ROOT)/target/lean
+QEMU_FEATURE_ARGS := --no-default-features --features mongoose,mqtt
+QEMU_SHIM_ARGS := PYTHONGOOSE_WEB=0 PYTHONGOOSE_TLS=0
+else
 QEMU_BUILD := $(ROOT)/build/qemu
+QEMU_CARGO_DIR := $(ROOT)/target
+QEMU_FEATURE_ARGS :=
+QEMU_SHIM_ARGS :=
+endif
 QEMU_FIRMWARE := $(QEMU_BUILD)/firmware.elf
 QEMU_USERMODS := $(QEMU_BUILD)/usermods
-QEMU_RUST_TARGET := riscv32imac-unknown-none-elf
-QEMU_RUST_LIB := $(ROOT)/target/$(QEMU_RUST_TARGET)/release/libpythongoose.a
+QEMU_RUST_LIB := $(QEMU_CARGO_DIR)/$(QEMU_RUST_TARGET)/release/libpythongoose.a
 QEMU_CROSS := riscv64-unknown-elf-
 # The gcc multilib that exists for this CPU: rv32imac/ilp32 (rv32imac_zicsr would pick the 64-bit one).
 QEMU_MARCH := rv32imac
@@ -24,28 +35,33 @@ QEMU_CARGO_ENV = PYTHONGOOSE_BOARD_DIR=$(QEMU_BOARD_DIR) \
 QEMU_MPY_ARGS := BOARD=qemu-virt-rv32 BOARD_DIR=$(QEMU_BOARD_DIR) BUILD=$(QEMU_BUILD) \
 	CROSS_COMPILE=$(QEMU_CROSS) RV32_ARCH=$(QEMU_MARCH) AFLAGS="-mabi=ilp32 -march=$(QEMU_MARCH)_zicsr" \
 	FROZEN_MANIFEST= USER_C_MODULES=$(QEMU_USERMODS) PYTHONGOOSE_LIB=$(QEMU_RUST_LIB) \
-	PYTHONGOOSE_MONGOOSE_DIR=$(MONGOOSE_DIR)
+	PYTHONGOOSE_MONGOOSE_DIR=$(MONGOOSE_DIR) $(QEMU_SHIM_ARGS)
 
-.PHONY: qemu qemu-deps qemu-rust qemu-run test-board test-board-mpy
+.PHONY: qemu qemu-lean qemu-deps qemu-rust qemu-run test-board test-board-mpy
 qemu-deps: build/.board-deps-installed
 build/.board-deps-installed: scripts/install-board-deps.sh
 	scripts/install-board-deps.sh
 	@mkdir -p build && touch $@
 
 qemu-rust: sources qemu-deps
-	$(QEMU_CARGO_ENV) cargo build --release --lib --target $(QEMU_RUST_TARGET)
+	$(QEMU_CARGO_ENV) cargo build --release --lib --target $(QEMU_RUST_TARGET) --target-dir $(QEMU_CARGO_DIR) $(QEMU_FEATURE_ARGS)
 
 qemu: qemu-rust
 	@mkdir -p $(QEMU_USERMODS) && ln -sfn $(ROOT) $(QEMU_USERMODS)/pythongoose && ln -sfn $(QEMU_BOARD_DIR) $(QEMU_USERMODS)/board
 	$(MAKE) -C $(MPY_DIR)/ports/qemu -j$(JOBS) $(QEMU_MPY_ARGS)
 
+# The lean firmware beside the full one (build/qemu-lean): what the board suite and bench/board.py
+# measure and test of it.
+qemu-lean:
+	$(MAKE) --no-print-directory qemu LEAN=1
+
 # SCRIPT: one or more scripts run in turn, a soft reset between them (HTTP_PORT, MQTT_URL, QEMU_TIMEOUT).
 SCRIPT ?= examples/main.py
 qemu-run: qemu
-	scripts/qemu-run.sh $(SCRIPT)
+	QEMU_FIRMWARE=$(QEMU_FIRMWARE) scripts/qemu-run.sh $(SCRIPT)
 
 # The board's pytest suite (tests/board).
-test-board: qemu venv
+test-board: qemu qemu-lean venv
 	$(PY) -m pytest -q -p no:cacheprovider tests/board
 
 # MicroPython's own test suite on the board's firmware (about 3 minutes; needs pyserial, in .venv).

@@ -8,6 +8,7 @@
 mod last_error;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
+#[cfg(feature = "web")]
 pub mod push;
 
 #[cfg(test)]
@@ -17,13 +18,16 @@ use core::ffi::{c_char, c_int, CStr};
 
 use crate::http::limits::Limits;
 use crate::http::routes::{CallingConvention, HandlerRef, MethodSet, Route};
+#[cfg(feature = "web")]
 use crate::http::static_files::Mount;
 use crate::net::tls::{ServerCredentials, TlsText};
 use crate::net::{event_loop, http_server, NetError};
 use crate::url::{Transport, UrlRole};
 use crate::abi::types::{
-    PgBytes, PgHeapStats, PgListenConfig, PgReplacedSlots, PgRequest, PgRoute, PgServerConfig, PgStaticMount, PgStatus,
+    PgBytes, PgHeapStats, PgListenConfig, PgReplacedSlots, PgRequest, PgRoute, PgServerConfig, PgStatus,
 };
+#[cfg(feature = "web")]
+use crate::abi::types::PgStaticMount;
 
 fn status_of(result: Result<(), NetError>) -> PgStatus {
     match result {
@@ -96,6 +100,9 @@ fn listener_credentials(url: &CStr, cert: &[u8], key: &[u8]) -> Result<Option<Se
         Err(error) => Err(invalid(error.message(UrlRole::HttpListener))),
         Ok(Transport::Plain) if cert.is_empty() && key.is_empty() => Ok(None),
         Ok(Transport::Plain) => Err(invalid("cert= and key= are for https:// URLs")),
+        Ok(Transport::Tls) if !crate::net::TLS => {
+            Err(invalid("https:// needs TLS, which this firmware leaves out (built without the `tls` feature): use http://"))
+        }
         Ok(Transport::Tls) if cert.is_empty() || key.is_empty() => {
             Err(invalid("https:// needs cert= and key= (the certificate chain and private key, PEM)"))
         }
@@ -132,6 +139,7 @@ pub unsafe extern "C" fn pg_server_listen(config: *const PgListenConfig) -> PgSt
 ///
 /// # Safety
 /// `mount` points to a valid `PgStaticMount` whose byte strings are readable for their lengths.
+#[cfg(feature = "web")]
 #[no_mangle]
 pub unsafe extern "C" fn pg_server_add_static(mount: *const PgStaticMount) -> PgStatus {
     // SAFETY: per the contract.

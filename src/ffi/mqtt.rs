@@ -99,6 +99,9 @@ unsafe fn session_config(config: &PgMqttConfig) -> Result<SessionConfig, PgStatu
     })
 }
 
+/// Why an `mqtts://` URL is refused by a build without TLS.
+const NO_TLS_MQTT: &str = "mqtts:// needs TLS, which this firmware leaves out (built without the `tls` feature): use mqtt://";
+
 /// The TLS options of an `mqtts://` client, checked: never an unverified connection unless asked
 /// for by name, a CA and client credentials the built-in TLS can use. None for `mqtt://`, which
 /// takes no TLS options.
@@ -116,6 +119,9 @@ unsafe fn tls_options(config: &PgMqttConfig, transport: Transport, url: &[u8]) -
             return Err(invalid("ca=, cert=, key=, server_name= and insecure= are for mqtts:// URLs"));
         }
         return Ok(None);
+    }
+    if !crate::net::TLS {
+        return Err(invalid(NO_TLS_MQTT));
     }
     if ca.is_empty() && !config.tls_insecure {
         return Err(invalid(

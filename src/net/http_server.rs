@@ -14,7 +14,7 @@ use super::mongoose::{self as mg, mg_connection, mg_http_message};
 use super::push;
 use super::tls::{self as net_tls, ServerCredentials};
 use crate::abi::shim::{self, PgCallOutcome};
-use super::{mg_str_bytes, send_now, VmThreadCell};
+use super::{mg_str_bytes, send_now, VmThreadCell, TLS, WEB};
 use super::NetError;
 use crate::abi::types::{PgBytes, PgFileKind, PgFileStat, PgReply, PgReplyStream, PgRequest};
 use crate::heap;
@@ -141,7 +141,10 @@ pub fn listen(listen_url: &CStr, tls: Option<ServerCredentials>) -> Result<(), N
 
 /// Starts TLS on a connection accepted by a TLS listener (its `fn_data` names the listener).
 fn start_tls_if_listener_has_it(connection: *mut mg_connection) {
-    // SAFETY: Mongoose passes a live connection; fn_data is the listener slot number we set.
+    if !TLS {
+        return;
+    }
+    // SAFETY: as above.
     let slot = unsafe { (*connection).fn_data } as usize;
     // The credentials are cloned out of the short borrow only as far as a pointer: the server
     // (and its listeners) cannot be dropped by anything mg_tls_init calls.
@@ -165,6 +168,7 @@ pub fn add_route(route: Route) -> Result<Option<Route>, NetError> {
 }
 
 /// Adds (or replaces) a static-file mount.
+#[cfg_attr(not(feature = "web"), allow(dead_code))]
 pub fn add_static(mount: Mount) -> Result<(), NetError> {
     match with_server(|server| server.policy.statics.add(mount)) {
         None => Err(NetError::NotStarted),
@@ -175,8 +179,10 @@ pub fn add_static(mount: Mount) -> Result<(), NetError> {
 
 /// Drops the server's state; the event loop's teardown closes its connections.
 pub fn forget() {
-    push::forget_all();
-    file_stream::forget_all();
+    if WEB {
+        push::forget_all();
+        file_stream::forget_all();
+    }
     upload::forget_all();
     // SAFETY: VM-thread only; called by the teardown, outside any poll.
     unsafe { *SERVER.get() = None };
@@ -196,7 +202,7 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, even
             start_tls_if_listener_has_it(connection);
         }
         // A WebSocket or event-stream peer: its bytes are not HTTP requests any more.
-        mg::MG_EV_READ if push::is_peer(connection) => push::on_read(connection),
+        mg::MG_EV_READ if WEB && push::is_peer(connection) => push::on_read(connection),
         mg::MG_EV_READ => {
             // SAFETY: Mongoose passes a live connection to its own handler.
             unsafe { serve_buffered_requests(connection) };
@@ -205,7 +211,7 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, even
         // SAFETY: as above.
         mg::MG_EV_WRITE if unsafe { (*connection).is_accepted() } != 0 => continue_stream(connection, now()),
         // SAFETY: as above; for MG_EV_POLL the event data is the poll's time.
-        mg::MG_EV_POLL if push::is_peer(connection) => push::on_poll(connection, unsafe { poll_time(event_data) }),
+        mg::MG_EV_POLL if WEB && push::is_peer(connection) => push::on_poll(connection, unsafe { poll_time(event_data) }),
         // SAFETY: as above.
         mg::MG_EV_POLL if unsafe { (*connection).is_accepted() } != 0 => {
             // SAFETY: as above.
@@ -219,9 +225,11 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, even
             enforce_timeouts(connection, now)
         }
         mg::MG_EV_CLOSE => {
-            file_stream::on_close(connection);
             upload::on_close(connection);
-            push::on_close(connection);
+            if WEB {
+                file_stream::on_close(connection);
+                push::on_close(connection);
+            }
         }
         _ => {}
     }
@@ -240,6 +248,9 @@ unsafe fn poll_time(event_data: *mut c_void) -> u64 {
 /// Refills a streaming reply's send buffer; when its last bytes are queued, the requests
 /// pipelined behind it are served.
 fn continue_stream(connection: *mut mg_connection, now: u64) {
+    if !WEB {
+        return;
+    }
     if let Pumped::Done = file_stream::pump(connection) {
         let mut clock = read_clock(connection);
         clock.last_activity_ms = now;
@@ -330,7 +341,7 @@ fn enforce_timeouts(c: *mut mg_connection, now: u64) {
     }
     // SAFETY: a live accepted connection.
     let busy = unsafe { (*c).is_draining() != 0 || (*c).is_closing() != 0 || (*c).send.len > 0 }
-        || file_stream::is_streaming(c);
+        || (WEB && file_stream::is_streaming(c));
     if busy {
         return;
     }
@@ -361,7 +372,7 @@ unsafe fn serve_buffered_requests(c: *mut mg_connection) {
     loop {
         // SAFETY: `c` is live; we read its receive buffer fields.
         let (buf, len, draining) = unsafe { ((*c).recv.buf, (*c).recv.len, (*c).is_draining() != 0) };
-        if push::is_peer(c) {
+        if WEB && push::is_peer(c) {
             // Upgraded by the request just served: frames that came with it are read now, not
             // at the next read (which may never come if the client waits for their answers).
             if len > 0 && !draining {
@@ -369,7 +380,7 @@ unsafe fn serve_buffered_requests(c: *mut mg_connection) {
             }
             return;
         }
-        if len == 0 || draining || file_stream::is_streaming(c) {
+        if len == 0 || draining || (WEB && file_stream::is_streaming(c)) {
             return;
         }
         if upload::is_uploading(c) {
@@ -553,7 +564,7 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
         return Served::Replied { close };
     }
 
-    if method == b"GET" {
+    if WEB && method == b"GET" {
         if let Some((index, _, needs_auth)) = push::find_endpoint(path) {
             if needs_auth && with_server(|server| server.policy.auth_enabled) == Some(true) {
                 // SAFETY: `message` points into the live buffer.
@@ -583,7 +594,7 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
                 allowed.write_names(&mut allow);
                 Admission::Reply(405, allow)
             }
-            Resolution::NotFound => match server.policy.statics.find(path) {
+            Resolution::NotFound => match if WEB { server.policy.statics.find(path) } else { None } {
                 Some((_, mount, rest)) => Admission::Static {
                     mount: mount.clone(),
                     rest_start: path.len() - rest.len(),
@@ -659,7 +670,7 @@ unsafe fn serve_request(c: *mut mg_connection, message: &mut mg_http_message) ->
         return reply_to.failed_call(outcome);
     }
     let status = u16::try_from(reply.status).ok().filter(|s| (100..=599).contains(s)).unwrap_or(500);
-    if reply.stream != PgReplyStream::None as u8 {
+    if WEB && reply.stream != PgReplyStream::None as u8 {
         // SAFETY: the reply's pointers are valid until the next Python allocation: copied first.
         let (file_path, content_type, extra) = unsafe {
             (reply.stream_path.as_slice().to_vec(), reply.content_type.as_slice().to_vec(), reply.extra_headers.as_slice().to_vec())

@@ -3,8 +3,11 @@
 //! the shim's protected-call functions (`shim`), which never raise.
 
 pub mod event_loop;
+// Without `web` these still compile (their code is unreachable: see `WEB`).
+#[cfg_attr(not(feature = "web"), allow(dead_code))]
 pub mod file_stream;
 pub mod http_server;
+#[cfg_attr(not(feature = "web"), allow(dead_code))]
 pub mod push;
 pub mod tls;
 #[cfg(feature = "mqtt")]
@@ -127,6 +130,15 @@ pub fn send_now(connection: *mut mg_connection, bytes: &[u8]) {
 /// it: a busy link keeps its buffers, as reallocating (and zeroing) them per request or message
 /// would cost more than it saves.
 pub const IDLE_BUFFER_RELEASE_MS: u64 = 1000;
+
+/// Whether the web-app features are built in (cargo feature `web`). Without them the event layer
+/// guards every way into static files, streamed replies and push peers with this constant, so
+/// the compiler drops that code from the lean build (the modules still compile, for the tests).
+pub const WEB: bool = cfg!(feature = "web");
+
+/// Whether TLS is built in (cargo feature `tls`): without it no connection starts TLS (the FFI
+/// layer refuses https:// and mqtts:// first), and the compiler drops the TLS glue.
+pub const TLS: bool = cfg!(feature = "tls");
 
 /// Frees a quiet connection's empty buffers (receive, send and, for TLS, the record buffer):
 /// Mongoose sizes them in steps of `MG_IO_SIZE` (16 KB on unix) and never shrinks them, so an

@@ -629,8 +629,8 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, even
             // the send buffer until it is done). An error it finds at once comes back to this
             // handler as MG_EV_ERROR from inside start_client (no borrow is held here).
             let started = match &tls {
-                Some(options) => net_tls::start_client(connection, options),
-                None => Ok(()),
+                Some(options) if super::TLS => net_tls::start_client(connection, options),
+                _ => Ok(()),
             };
             with_client(id, |client| ours(client) && {
                 match started {
@@ -682,7 +682,7 @@ unsafe extern "C" fn on_event(connection: *mut mg_connection, event: c_int, even
         mg::MG_EV_ERROR => {
             // SAFETY: the live connection of this event.
             let handshaking = unsafe { (*connection).is_tls_hs() } != 0;
-            let failure = crate::tls::classify_client_error(error_text(event_data), handshaking);
+            let failure = if super::TLS { crate::tls::classify_client_error(error_text(event_data), handshaking) } else { None };
             with_client(id, |client| ours(client) && client.tls.is_some() && {
                 match failure {
                     Some(failure) => {

@@ -14,6 +14,8 @@
 #include "pythongoose.h"
 #include "shim.h"
 
+#if PYTHONGOOSE_WEB // the whole file: see shim.h
+
 // Open files of replies being streamed: a dict from Rust's stream id to the file object, or to a
 // (file, Template) tuple. A file stays reachable by the GC for as long as Rust may read it.
 MP_REGISTER_ROOT_POINTER(mp_obj_t pythongoose_streams);
@@ -337,3 +339,5 @@ int32_t pg_shim_template_value(uint32_t stream, const uint8_t *name, uintptr_t n
     }
     return pythongoose_outcome_of_exception(exception);
 }
+
+#endif // PYTHONGOOSE_WEB

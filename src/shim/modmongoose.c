@@ -564,7 +564,9 @@ int32_t pg_shim_call_handler(uint32_t slot, uint8_t convention, const PgRequest 
     if (handler == MP_OBJ_NULL) {
         return missing;
     }
+    #if PYTHONGOOSE_WEB
     MP_STATE_VM(pythongoose_pending_stream) = MP_OBJ_NULL; // a File of an earlier reply never opened
+    #endif
     if (convention == CONVENTION_BODY_TEXT
         && !utf8_check(data_of(request->body), request->body.len)) {
         return PG_CALL_OUTCOME_BAD_BODY_TEXT;
@@ -929,6 +931,7 @@ static mp_obj_t mongoose_route(size_t n_args, const mp_obj_t *pos_args, mp_map_t
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(mongoose_route_obj, 2, mongoose_route);
 
+#if PYTHONGOOSE_WEB
 // mongoose.static(prefix, directory, *, index="index.html", max_age=3600, auth=False): GET/HEAD of
 // the files under `directory` (read through the VFS) for paths under `prefix`.
 static mp_obj_t mongoose_static(size_t n_args, const mp_obj_t *pos_args, mp_map_t *kw_args) {
@@ -964,6 +967,7 @@ static mp_obj_t mongoose_static(size_t n_args, const mp_obj_t *pos_args, mp_map_
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_KW(mongoose_static_obj, 2, mongoose_static);
+#endif
 
 // Runs the event loop once (at most `ms` of waiting), then raises what it left: an exception a
 // callback carried out, a Ctrl-C or scheduled callback that ended the wait (here, not a
@@ -1724,19 +1728,23 @@ static const mp_rom_map_elem_t mongoose_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___init__), MP_ROM_PTR(&mongoose_module_init_obj) },
     { MP_ROM_QSTR(MP_QSTR_init), MP_ROM_PTR(&mongoose_init_obj) },
     { MP_ROM_QSTR(MP_QSTR_route), MP_ROM_PTR(&mongoose_route_obj) },
+    #if PYTHONGOOSE_WEB
     { MP_ROM_QSTR(MP_QSTR_static), MP_ROM_PTR(&mongoose_static_obj) },
     { MP_ROM_QSTR(MP_QSTR_websocket), MP_ROM_PTR(&pythongoose_websocket_obj) },
     { MP_ROM_QSTR(MP_QSTR_sse), MP_ROM_PTR(&pythongoose_sse_obj) },
     { MP_ROM_QSTR(MP_QSTR_broadcast), MP_ROM_PTR(&pythongoose_broadcast_obj) },
+    #endif
     { MP_ROM_QSTR(MP_QSTR_poll), MP_ROM_PTR(&mongoose_poll_obj) },
     { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&mongoose_close_obj) },
     { MP_ROM_QSTR(MP_QSTR_memory), MP_ROM_PTR(&mongoose_memory_obj) },
     { MP_ROM_QSTR(MP_QSTR_listen), MP_ROM_PTR(&mongoose_listen_obj) },
     { MP_ROM_QSTR(MP_QSTR_Request), MP_ROM_PTR(&pythongoose_type_request) },
+    #if PYTHONGOOSE_WEB
     { MP_ROM_QSTR(MP_QSTR_File), MP_ROM_PTR(&pythongoose_type_file) },
     { MP_ROM_QSTR(MP_QSTR_Template), MP_ROM_PTR(&pythongoose_type_template) },
     { MP_ROM_QSTR(MP_QSTR_WebSocket), MP_ROM_PTR(&pythongoose_type_websocket) },
     { MP_ROM_QSTR(MP_QSTR_EventStream), MP_ROM_PTR(&pythongoose_type_event_stream) },
+    #endif
     #if PYTHONGOOSE_MQTT
     { MP_ROM_QSTR(MP_QSTR_MQTTclient), MP_ROM_PTR(&pythongoose_type_mqtt_client) },
     #endif

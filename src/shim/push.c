@@ -12,6 +12,8 @@
 #include "pythongoose.h"
 #include "shim.h"
 
+#if PYTHONGOOSE_WEB // the whole file: see shim.h
+
 // Peers Python may still be told about: a dict from Rust's peer id to its WebSocket/EventStream
 // object, from `Opened` until `Closed` (an object the script keeps after that stays usable: its
 // sends raise OSError).
@@ -335,3 +337,5 @@ static mp_obj_t mongoose_broadcast(size_t n_args, const mp_obj_t *pos_args, mp_m
     return mp_obj_new_int_from_uint(sent);
 }
 MP_DEFINE_CONST_FUN_OBJ_KW(pythongoose_broadcast_obj, 2, mongoose_broadcast);
+
+#endif // PYTHONGOOSE_WEB

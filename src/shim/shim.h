@@ -1,4 +1,5 @@
-// What the shim's C files share (modmongoose.c: the module, files.c: files and streamed replies).
+// What the shim's C files share (modmongoose.c: the module, files.c: files and streamed replies,
+// push.c: WebSocket and SSE).
 // Not part of the Rust boundary: that is include/pythongoose.h.
 #pragma once
 
@@ -25,6 +26,13 @@ uint32_t pythongoose_root_handler(mp_obj_t handler);
 // Raises TypeError unless `obj` is callable.
 void pythongoose_check_callable(mp_obj_t obj, const char *what);
 
+// The web-app features (files.c, push.c: static files, File and Template replies, WebSocket, SSE,
+// broadcast): 0 leaves them out, with the Rust library built without its `web` feature.
+#ifndef PYTHONGOOSE_WEB
+#define PYTHONGOOSE_WEB (1)
+#endif
+
+#if PYTHONGOOSE_WEB
 // files.c: a File or Template a handler returned, into `reply` (false for anything else).
 bool pythongoose_convert_stream_reply(mp_obj_t result, PgReply *reply);
 // files.c: drops every open stream (teardown: the files are closed by the GC's finalisers).
@@ -39,3 +47,14 @@ extern const mp_obj_fun_builtin_var_t pythongoose_broadcast_obj;
 void pythongoose_forget_push_peers(void);
 extern const mp_obj_type_t pythongoose_type_websocket;
 extern const mp_obj_type_t pythongoose_type_event_stream;
+#else
+static inline bool pythongoose_convert_stream_reply(mp_obj_t result, PgReply *reply) {
+    (void)result;
+    (void)reply;
+    return false;
+}
+static inline void pythongoose_forget_streams(void) {
+}
+static inline void pythongoose_forget_push_peers(void) {
+}
+#endif
