@@ -11,6 +11,8 @@
 # The dashboard (examples/web, open http://localhost:8000/ in a browser): static files, live values
 # pushed over Server-Sent Events every second, and a WebSocket bridged to MQTT: what a page sends
 # is published on dashboard/messages, and every message on that topic reaches every open page.
+# On a lean build (`make qemu LEAN=1`: no static files, SSE or WebSocket) the API and MQTT parts run
+# alone.
 import json
 import math
 import os
@@ -54,6 +56,7 @@ def publish(request):
 
 
 DASHBOARD_TOPIC = "dashboard/messages"
+HAS_WEB = hasattr(mongoose, "sse")  # False on a lean build
 
 
 def on_connect():
@@ -64,7 +67,7 @@ def on_connect():
 
 
 def on_publish(topic, msg):
-    if topic == DASHBOARD_TOPIC:  # the bridge: MQTT -> every open dashboard, as text frames
+    if topic == DASHBOARD_TOPIC and HAS_WEB:  # the bridge: MQTT -> every open dashboard, as text frames
         try:
             mongoose.broadcast("/ws", msg.decode())
         except UnicodeError:
@@ -107,11 +110,12 @@ listen = (os.getenv("LISTEN_URL") if hasattr(os, "getenv") else None) or "http:/
 mongoose.init(f1, auth, url=listen)
 mongoose.route("/api/status", status, methods="GET", auth=False)
 mongoose.route("/api/publish", publish, methods="POST")
-web = web_directory()
+web = web_directory() if HAS_WEB else None
 if web:
     mongoose.static("/", web, max_age=0)
-mongoose.sse("/events", auth=False)
-mongoose.websocket("/ws", from_dashboard, auth=False, max_message_size=1024)
+if HAS_WEB:
+    mongoose.sse("/events", auth=False)
+    mongoose.websocket("/ws", from_dashboard, auth=False, max_message_size=1024)
 if broker:
     client = mongoose.MQTTclient(on_connect, on_publish, on_disconnect=on_disconnect)
     client.connect(broker, "", "", "embrel_will", "pythongoose example went away", 0, False)
@@ -120,6 +124,6 @@ print("serving " + listen + (", MQTT " + broker if broker else "") + (", dashboa
 next_push = time.ticks_ms()
 while True:
     mongoose.poll(100)
-    if time.ticks_diff(time.ticks_ms(), next_push) >= 0:
+    if HAS_WEB and time.ticks_diff(time.ticks_ms(), next_push) >= 0:
         mongoose.broadcast("/events", live_values(), event="status")
         next_push = time.ticks_add(next_push, 1000)

@@ -115,3 +115,15 @@ def test_lean_board_leaves_out_web_features_and_tls_with_clear_errors(run_on_boa
     assert f"mqtts refused: mongoose: mqtts:// {leaves_out}: use mqtt://" in out, result
     assert f"listen https refused: mongoose: https:// {leaves_out}: use http://" in out, result
     assert "Traceback" not in out, result
+
+
+def test_the_example_runs_its_api_and_mqtt_parts_on_the_lean_board(start_on_board, broker):
+    source = (ROOT / "examples" / "main.py").read_text()
+    board = start_on_board(source, env={**LEAN, "MQTT_URL": broker.url})
+    board.wait_for("serving http://0.0.0.0:8000")
+    board.wait_for("on_publish: got this message in embrel_src --> b'Hello, myself!'", timeout=10)
+    status = curl("-s", f"http://127.0.0.1:{board.port}/api/status")
+    assert b'"mqtt_connected": true' in status.stdout, (status.stdout, board.output())
+    served = curl("-s", "-u", "admin:istrator", f"http://127.0.0.1:{board.port}/api/epname", "--data-binary", "hi")
+    assert served.stdout == b"f1 got 2 bytes\n", board.output()
+    assert "Traceback" not in board.output(), board.output()
