@@ -144,7 +144,7 @@ fn start_tls_if_listener_has_it(connection: *mut mg_connection) {
     if !TLS {
         return;
     }
-    // SAFETY: as above.
+    // SAFETY: Mongoose passes a live connection; fn_data is the listener slot number we set.
     let slot = unsafe { (*connection).fn_data } as usize;
     // The credentials are cloned out of the short borrow only as far as a pointer: the server
     // (and its listeners) cannot be dropped by anything mg_tls_init calls.
