@@ -28,8 +28,12 @@ from run import AUTH_HEADER, BENCH_BUILD, MPY_DIR, ROOT, free_port, kept_code_by
 from mqtt import Broker  # noqa: E402
 
 FIRMWARE = os.path.join(ROOT, "build", "qemu", "firmware.elf")
-# `make qemu LEAN=1`: the module without its web-app features and TLS (flash figures only).
-LEAN_FIRMWARE = os.path.join(ROOT, "build", "qemu-lean", "firmware.elf")
+# `make qemu-lean`: the module without its web-app features and TLS, and also without MQTT (flash
+# figures only).
+LEAN_BUILDS = (
+    ("qemu-lean", "lean build (make qemu LEAN=1: HTTP API and MQTT; no static files, templates, WebSocket, SSE, TLS)"),
+    ("qemu-lean-http", "lean HTTP-only build (make qemu LEAN=1 PYTHONGOOSE_MQTT=0: the HTTP API alone)"),
+)
 SCRIPTS = os.path.join(ROOT, "bench", "board")
 IDLE_CONNECTIONS = 10
 RUN_TIMEOUT_S = 600
@@ -255,7 +259,7 @@ def origin_of(path):
         return "Rust"
     if "/pythongoose/src/shim/" in path:
         return "C shim"
-    if os.path.dirname(path) in (os.path.join(ROOT, "build", build, "board") for build in ("qemu", "qemu-lean")):
+    if os.path.dirname(path) in (os.path.join(ROOT, "build", build, "board") for build in ("qemu", "qemu-lean", "qemu-lean-http")):
         # boards/qemu-virt-rv32
         name = os.path.basename(path)
         return "bench-only board module" if name in ("modboard.o", "c_limit.o") else "board glue"
@@ -289,10 +293,15 @@ def measure_flash():
 
 
 def measure_lean_flash():
-    """The lean firmware's parts and text+rodata, or None when it was not built."""
-    if not os.path.exists(LEAN_FIRMWARE):
-        return None
-    return flash_parts(os.path.join(ROOT, "build", "qemu-lean", "firmware.map")), text_and_rodata(LEAN_FIRMWARE)
+    """[(label, parts, text+rodata) or (label, None, None) when not built] for each lean firmware."""
+    found = []
+    for build, label in LEAN_BUILDS:
+        elf = os.path.join(ROOT, "build", build, "firmware.elf")
+        if os.path.exists(elf):
+            found.append((label, flash_parts(os.path.join(ROOT, "build", build, "firmware.map")), text_and_rodata(elf)))
+        else:
+            found.append((label, None, None))
+    return found
 
 
 def main():
@@ -321,12 +330,11 @@ def main():
         print("  %-26s %7d" % (name, parts.get(name, 0)))
     print("  Rust + C shim: %d (compiler_builtins not counted: MicroPython's float code needs the same"
           " routines from libgcc otherwise)" % (parts.get("Rust", 0) + parts.get("C shim", 0)))
-    if lean is None:
-        print("  lean build (make qemu LEAN=1): not built")
-    else:
-        lean_parts, lean_firmware = lean
-        print("  lean build (make qemu LEAN=1: no static files, templates, WebSocket, SSE or TLS):"
-              " firmware %d, %+d over stock" % (lean_firmware, lean_firmware - stock))
+    for label, lean_parts, lean_firmware in lean:
+        if lean_parts is None:
+            print("  %s: not built (make qemu-lean)" % label)
+            continue
+        print("  %s: firmware %d, %+d over stock" % (label, lean_firmware, lean_firmware - stock))
         for name in ("Rust", "C shim", "Mongoose"):
             print("    %-24s %7d (full build %+d)" % (name, lean_parts.get(name, 0), lean_parts.get(name, 0) - parts.get(name, 0)))
         print("    Rust + C shim: %d" % (lean_parts.get("Rust", 0) + lean_parts.get("C shim", 0)))

@@ -54,6 +54,7 @@ features=mongoose
 case $features in
   mongoose,mqtt,web,tls) name=$board ;;
   mongoose,mqtt) name=$board-lean ;;
+  mongoose) name=$board-lean-http ;;
   *) name=$board-${features//,/-} ;;
 esac
 # One cargo folder per feature set: the layout header beside each archive describes that archive.

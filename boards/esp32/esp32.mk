@@ -3,7 +3,8 @@
 #        (also ESP32_GENERIC_C6, ESP32_GENERIC, ESP32_GENERIC_S3)
 #   make deploy BOARD=... PORT=/dev/ttyUSB0   flash it with esptool (inside the same image)
 #   LEAN=1 (with both)   the lean module: no static files, templates, WebSocket, SSE or TLS
-#        (build/esp32/BOARD-lean; README, "Lean build")
+#        (build/esp32/BOARD-lean; with PYTHONGOOSE_MQTT=0 no MQTT either: BOARD-lean-http;
+#        README, "The lean build")
 # The image (boards/esp32/Dockerfile) is ESP-IDF v5.2.2, the version MicroPython 1.25's CI uses,
 # plus a pinned Rust: the stable toolchain for the RISC-V chips, Espressif's toolchain (espup) for
 # the Xtensa ones. scripts/esp32-build.sh runs inside it. Nothing here runs in `make test`: what is
@@ -11,9 +12,9 @@
 BOARD ?= ESP32_GENERIC_C3
 ESP32_BOARDS := ESP32_GENERIC_C3 ESP32_GENERIC_C6 ESP32_GENERIC ESP32_GENERIC_S3
 ESP32_IMAGE ?= pythongoose-esp32:idf5.2.2
-ESP32_NAME = $(BOARD)$(if $(filter 1,$(LEAN)),-lean)
+ESP32_NAME = $(BOARD)$(if $(filter 1,$(LEAN)),-lean$(if $(filter 0,$(PYTHONGOOSE_MQTT)),-http))
 ESP32_BUILD = $(ROOT)/build/esp32/$(ESP32_NAME)
-ESP32_LEAN_ENV = $(if $(filter 1,$(LEAN)),-e PYTHONGOOSE_WEB=0 -e PYTHONGOOSE_TLS=0)
+ESP32_LEAN_ENV = $(if $(filter 1,$(LEAN)),-e PYTHONGOOSE_WEB=0 -e PYTHONGOOSE_TLS=0 $(if $(filter 0,$(PYTHONGOOSE_MQTT)),-e PYTHONGOOSE_MQTT=0))
 DOCKER ?= docker
 PORT ?= /dev/ttyUSB0
 BAUD ?= 460800
@@ -46,7 +47,7 @@ ESP32_DOCKER_RUN = $(DOCKER) run --rm -v $(ROOT):/project -w /project \
 esp32: esp32-check-board esp32-check-docker sources esp32-image
 	@mkdir -p $(ROOT)/build/esp32/home
 	$(ESP32_DOCKER_RUN) $(ESP32_LEAN_ENV) $(ESP32_IMAGE) scripts/esp32-build.sh $(BOARD)
-	@echo "firmware: $(ESP32_BUILD)/firmware.bin (make deploy BOARD=$(BOARD)$(if $(filter 1,$(LEAN)), LEAN=1) PORT=$(PORT))"
+	@echo "firmware: $(ESP32_BUILD)/firmware.bin (make deploy BOARD=$(BOARD)$(if $(filter 1,$(LEAN)), LEAN=1$(if $(filter 0,$(PYTHONGOOSE_MQTT)), PYTHONGOOSE_MQTT=0)) PORT=$(PORT))"
 
 # firmware.bin holds bootloader, partition table and application; it goes at 0x1000 on the ESP32
 # and at 0x0 on the C3, C6 and S3 (MicroPython's own flashing instructions for these boards).

@@ -2,20 +2,25 @@
 #   make qemu                       build/qemu/firmware.elf (MicroPython's ports/qemu + the module)
 #   make qemu-run SCRIPT=file.py    boot it in QEMU and run the script (scripts/qemu-run.sh)
 #   make test-board                 the board suite, tests/board (pytest driving qemu-run.sh)
-#   LEAN=1 (with qemu, qemu-run)    the lean build: no web-app features, no TLS (build/qemu-lean)
+#   LEAN=1 (with qemu, qemu-run)    the lean build: no web-app features, no TLS (build/qemu-lean);
+#                                   with PYTHONGOOSE_MQTT=0 also no MQTT client (build/qemu-lean-http)
+# The parts follow PYTHONGOOSE_MQTT, PYTHONGOOSE_WEB and PYTHONGOOSE_TLS (0 or 1, default 1; LEAN=1
+# sets the last two to 0): the Rust library's cargo features and the shim's flags, one build and
+# cargo folder per set.
 QEMU_BOARD_DIR := $(ROOT)/boards/qemu-virt-rv32
 QEMU_RUST_TARGET := riscv32imac-unknown-none-elf
-ifeq ($(LEAN),1)
-QEMU_BUILD := $(ROOT)/build/qemu-lean
-QEMU_CARGO_DIR := $(ROOT)/target/lean
-QEMU_FEATURE_ARGS := --no-default-features --features mongoose,mqtt
-QEMU_SHIM_ARGS := PYTHONGOOSE_WEB=0 PYTHONGOOSE_TLS=0
-else
-QEMU_BUILD := $(ROOT)/build/qemu
-QEMU_CARGO_DIR := $(ROOT)/target
-QEMU_FEATURE_ARGS :=
-QEMU_SHIM_ARGS :=
-endif
+comma := ,
+QEMU_MQTT := $(if $(filter 0,$(PYTHONGOOSE_MQTT)),0,1)
+QEMU_WEB := $(if $(filter 1,$(LEAN))$(filter 0,$(PYTHONGOOSE_WEB)),0,1)
+QEMU_TLS := $(if $(filter 1,$(LEAN))$(filter 0,$(PYTHONGOOSE_TLS)),0,1)
+QEMU_FEATURES := mongoose$(if $(filter 1,$(QEMU_MQTT)),$(comma)mqtt)$(if $(filter 1,$(QEMU_WEB)),$(comma)web)$(if $(filter 1,$(QEMU_TLS)),$(comma)tls)
+QEMU_VARIANT := $(strip $(if $(filter mongoose$(comma)mqtt$(comma)web$(comma)tls,$(QEMU_FEATURES)),,\
+	$(if $(filter mongoose$(comma)mqtt,$(QEMU_FEATURES)),-lean,\
+	$(if $(filter mongoose,$(QEMU_FEATURES)),-lean-http,-$(subst $(comma),-,$(QEMU_FEATURES))))))
+QEMU_BUILD := $(ROOT)/build/qemu$(QEMU_VARIANT)
+QEMU_CARGO_DIR := $(ROOT)/target$(if $(QEMU_VARIANT),/$(QEMU_VARIANT:-%=%))
+QEMU_FEATURE_ARGS := --no-default-features --features $(QEMU_FEATURES)
+QEMU_SHIM_ARGS := PYTHONGOOSE_MQTT=$(QEMU_MQTT) PYTHONGOOSE_WEB=$(QEMU_WEB) PYTHONGOOSE_TLS=$(QEMU_TLS)
 QEMU_FIRMWARE := $(QEMU_BUILD)/firmware.elf
 QEMU_USERMODS := $(QEMU_BUILD)/usermods
 QEMU_RUST_LIB := $(QEMU_CARGO_DIR)/$(QEMU_RUST_TARGET)/release/libpythongoose.a
@@ -50,10 +55,11 @@ qemu: qemu-rust
 	@mkdir -p $(QEMU_USERMODS) && ln -sfn $(ROOT) $(QEMU_USERMODS)/pythongoose && ln -sfn $(QEMU_BOARD_DIR) $(QEMU_USERMODS)/board
 	$(MAKE) -C $(MPY_DIR)/ports/qemu -j$(JOBS) $(QEMU_MPY_ARGS)
 
-# The lean firmware beside the full one (build/qemu-lean): what the board suite and bench/board.py
-# measure and test of it.
+# The lean firmwares beside the full one (build/qemu-lean, build/qemu-lean-http), which the board
+# suite tests and bench/board.py measures.
 qemu-lean:
 	$(MAKE) --no-print-directory qemu LEAN=1
+	$(MAKE) --no-print-directory qemu LEAN=1 PYTHONGOOSE_MQTT=0
 
 # SCRIPT: one or more scripts run in turn, a soft reset between them (HTTP_PORT, MQTT_URL, QEMU_TIMEOUT).
 SCRIPT ?= examples/main.py

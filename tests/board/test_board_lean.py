@@ -1,6 +1,7 @@
-"""The lean board build (`make qemu LEAN=1`, build/qemu-lean/firmware.elf): the module without its
+"""The lean board builds (`make qemu-lean`): build/qemu-lean/firmware.elf, the module without its
 web-app features and TLS (cargo features `web` and `tls` off, PYTHONGOOSE_WEB=0, Mongoose with
-MG_TLS_NONE). It still serves the seed's HTTP session and runs the MQTT client; what it leaves
+MG_TLS_NONE), and build/qemu-lean-http/firmware.elf, without the MQTT client too. The first still
+serves the seed's HTTP session and runs the MQTT client, the second serves it; what a build leaves
 out is absent from the module or refused with a clear ValueError, never half there."""
 
 import os
@@ -11,14 +12,17 @@ import pytest
 from support.http_client import curl
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-LEAN_FIRMWARE = Path(os.environ.get("QEMU_LEAN_FIRMWARE", str(ROOT / "build" / "qemu-lean" / "firmware.elf")))
+LEAN_FIRMWARE = ROOT / "build" / "qemu-lean" / "firmware.elf"
+LEAN_HTTP_FIRMWARE = ROOT / "build" / "qemu-lean-http" / "firmware.elf"
 
-if not LEAN_FIRMWARE.exists():
-    if os.environ.get("PYTHONGOOSE_REQUIRE_BOARD"):  # make test built it: missing is a failure
-        raise RuntimeError(f"lean board firmware not built: {LEAN_FIRMWARE} missing")
-    pytestmark = pytest.mark.skip(reason=f"{LEAN_FIRMWARE} missing: run `make qemu LEAN=1`")
+for firmware in (LEAN_FIRMWARE, LEAN_HTTP_FIRMWARE):
+    if not firmware.exists():
+        if os.environ.get("PYTHONGOOSE_REQUIRE_BOARD"):  # make test built it: missing is a failure
+            raise RuntimeError(f"lean board firmware not built: {firmware} missing")
+        pytestmark = pytest.mark.skip(reason=f"{firmware} missing: run `make qemu-lean`")
 
 LEAN = {"QEMU_FIRMWARE": str(LEAN_FIRMWARE)}
+LEAN_HTTP = {"QEMU_FIRMWARE": str(LEAN_HTTP_FIRMWARE)}
 
 SERVER_AND_CLIENT = """
 import mongoose
@@ -127,3 +131,38 @@ def test_the_example_runs_its_api_and_mqtt_parts_on_the_lean_board(start_on_boar
     served = curl("-s", "-u", "admin:istrator", f"http://127.0.0.1:{board.port}/api/epname", "--data-binary", "hi")
     assert served.stdout == b"f1 got 2 bytes\n", board.output()
     assert "Traceback" not in board.output(), board.output()
+
+
+HTTP_ONLY = """
+import mongoose
+
+for name in ("MQTTclient", "static", "websocket", "File"):
+    print("has", name, hasattr(mongoose, name))
+users = {"admin": "istrator"}
+
+
+def f1(data):
+    print("f1", data)
+    return "f1 got " + str(len(data)) + " bytes\\n"
+
+
+mongoose.init(f1, lambda user, pwd: users.get(user) == pwd)
+mongoose.route("/api/hello", lambda request: "hello " + request.method, methods="GET", auth=False)
+print("board listening")
+while True:
+    mongoose.poll(1000)
+"""
+
+
+def test_lean_http_only_board_serves_the_seed_session(start_on_board):
+    board = start_on_board(HTTP_ONLY, env=LEAN_HTTP)
+    board.wait_for("board listening")
+    url = f"http://127.0.0.1:{board.port}"
+    for name in ("MQTTclient", "static", "websocket", "File"):
+        assert f"has {name} False" in board.output(), board.output()
+    denied = curl("-s", "-o", "/dev/null", "-w", "%{http_code}", url + "/api/epname")
+    assert denied.stdout == b"401", board.output()
+    served = curl("-s", "-u", "admin:istrator", url + "/api/epname", "--data-binary", "r u there ?")
+    assert served.stdout == b"f1 got 11 bytes\n", board.output()
+    board.wait_for("f1 r u there ?")
+    assert curl("-s", url + "/api/hello").stdout == b"hello GET", board.output()
