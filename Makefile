@@ -7,6 +7,8 @@
 #   make qemu-run SCRIPT=examples/main.py   boot it in QEMU and run the script (boards/qemu-virt-rv32/board.mk)
 #   make esp32 BOARD=ESP32_GENERIC_C3   ESP32 firmware in Docker; make deploy PORT=/dev/ttyUSB0 flashes it
 #                                       (boards/esp32/esp32.mk)
+#   LEAN=1 (qemu, qemu-run, esp32, deploy)   the lean module: no static files, templates, WebSocket,
+#          SSE or TLS; with PYTHONGOOSE_MQTT=0 no MQTT either. make qemu-lean builds both lean firmwares
 #   make asan   build build/unix-asan/micropython with AddressSanitizer + UBSan (make test runs pytest on it)
 #   make ssl-micropython   build/unix-ssl/micropython: MicroPython's own ssl on the system mbedTLS, no
 #                          module (the comparison interpreter of bench/tls_ram.py)
