@@ -22,6 +22,20 @@ RUST_LIB := $(ROOT)/target/unix/libpythongoose.a
 VENV := $(ROOT)/.venv
 PY := $(VENV)/bin/python
 JOBS ?= 2
+
+# The module's parts for the board builds (board.mk, esp32.mk): PYTHONGOOSE_MQTT, PYTHONGOOSE_WEB,
+# PYTHONGOOSE_TLS (0 or 1, default 1; LEAN=1 turns web and tls off). They give the Rust library's
+# cargo features, the shim's flags (PG_SWITCHES) and the suffix of the build folders: none for the
+# full module, -lean, -lean-http (no MQTT either), else the feature list.
+comma := ,
+PG_MQTT := $(if $(filter 0,$(PYTHONGOOSE_MQTT)),0,1)
+PG_WEB := $(if $(filter 1,$(LEAN))$(filter 0,$(PYTHONGOOSE_WEB)),0,1)
+PG_TLS := $(if $(filter 1,$(LEAN))$(filter 0,$(PYTHONGOOSE_TLS)),0,1)
+PG_FEATURES := mongoose$(if $(filter 1,$(PG_MQTT)),$(comma)mqtt)$(if $(filter 1,$(PG_WEB)),$(comma)web)$(if $(filter 1,$(PG_TLS)),$(comma)tls)
+PG_VARIANT := $(strip $(if $(filter mongoose$(comma)mqtt$(comma)web$(comma)tls,$(PG_FEATURES)),,\
+	$(if $(filter mongoose$(comma)mqtt,$(PG_FEATURES)),-lean,\
+	$(if $(filter mongoose,$(PG_FEATURES)),-lean-http,-$(subst $(comma),-,$(PG_FEATURES))))))
+PG_SWITCHES := PYTHONGOOSE_MQTT=$(PG_MQTT) PYTHONGOOSE_WEB=$(PG_WEB) PYTHONGOOSE_TLS=$(PG_TLS)
 MPY_MAKE_ARGS := VARIANT_DIR=$(ROOT)/mpy/unix-variant BUILD=$(UNIX_BUILD) USER_C_MODULES=$(USERMODS) \
 	PYTHONGOOSE_LIB=$(RUST_LIB)
 

@@ -259,7 +259,8 @@ def origin_of(path):
         return "Rust"
     if "/pythongoose/src/shim/" in path:
         return "C shim"
-    if os.path.dirname(path) in (os.path.join(ROOT, "build", build, "board") for build in ("qemu", "qemu-lean", "qemu-lean-http")):
+    builds = ("qemu",) + tuple(build for build, _ in LEAN_BUILDS)
+    if os.path.dirname(path) in (os.path.join(ROOT, "build", build, "board") for build in builds):
         # boards/qemu-virt-rv32
         name = os.path.basename(path)
         return "bench-only board module" if name in ("modboard.o", "c_limit.o") else "board glue"

@@ -10,12 +10,14 @@
 #      ones the port lists, at the commits the tag records. The IDF component manager fetches
 #      espressif/mdns at configure time (main/idf_component.yml; dependencies.lock records it);
 #   3. ports/esp32's make with USER_C_MODULES=micropython.cmake and PYTHONGOOSE_LIB in the environment.
-# PYTHONGOOSE_MQTT, PYTHONGOOSE_WEB, PYTHONGOOSE_TLS (0 or 1, default 1; `make esp32 LEAN=1` sets the
-# last two to 0) pick the module's parts: the Rust library's cargo features, and micropython.cmake
-# reads the same variables from the environment for the shim and Mongoose. Build folder:
-# build/esp32/BOARD, BOARD-lean when web and TLS are off (another set: BOARD-<features>).
+# The module's parts come from `make esp32` (the top Makefile's PG_*, so LEAN=1 and the
+# PYTHONGOOSE_* switches are worked out in one place): PYTHONGOOSE_FEATURES, the Rust library's cargo
+# features (default: all), and PYTHONGOOSE_MQTT/WEB/TLS, which micropython.cmake reads from the
+# environment for the shim and Mongoose; the second argument names the build folder
+# (build/esp32/NAME, default BOARD).
 set -euo pipefail
-board=${1:?usage: esp32-build.sh BOARD}
+board=${1:?usage: esp32-build.sh BOARD [NAME]}
+name=${2:-$board}
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$root/build/esp32
 mpy_tag=v1.25.0
@@ -46,17 +48,7 @@ target_var=$(echo "$rust_target" | tr '-' '_')
 export "BINDGEN_EXTRA_CLANG_ARGS_${target_var}=-isystem $clang_include -isystem $libc_include"
 export PYTHONGOOSE_BOARD_DIR=$root/boards/esp32 PYTHONGOOSE_SKIP_MONGOOSE_C=1
 export PYTHONGOOSE_MONGOOSE_DIR=$root/third_party/mongoose
-export PYTHONGOOSE_MQTT=${PYTHONGOOSE_MQTT:-1} PYTHONGOOSE_WEB=${PYTHONGOOSE_WEB:-1} PYTHONGOOSE_TLS=${PYTHONGOOSE_TLS:-1}
-features=mongoose
-[ "$PYTHONGOOSE_MQTT" = 0 ] || features+=,mqtt
-[ "$PYTHONGOOSE_WEB" = 0 ] || features+=,web
-[ "$PYTHONGOOSE_TLS" = 0 ] || features+=,tls
-case $features in
-  mongoose,mqtt,web,tls) name=$board ;;
-  mongoose,mqtt) name=$board-lean ;;
-  mongoose) name=$board-lean-http ;;
-  *) name=$board-${features//,/-} ;;
-esac
+features=${PYTHONGOOSE_FEATURES:-mongoose,mqtt,web,tls}
 # One cargo folder per feature set: the layout header beside each archive describes that archive.
 export CARGO_TARGET_DIR=$out/target-${features//,/-}
 

@@ -12,9 +12,10 @@
 BOARD ?= ESP32_GENERIC_C3
 ESP32_BOARDS := ESP32_GENERIC_C3 ESP32_GENERIC_C6 ESP32_GENERIC ESP32_GENERIC_S3
 ESP32_IMAGE ?= pythongoose-esp32:idf5.2.2
-ESP32_NAME = $(BOARD)$(if $(filter 1,$(LEAN)),-lean$(if $(filter 0,$(PYTHONGOOSE_MQTT)),-http))
+# The module's parts: the top Makefile's PG_* (LEAN, PYTHONGOOSE_MQTT/WEB/TLS), handed to the build.
+ESP32_NAME = $(BOARD)$(PG_VARIANT)
 ESP32_BUILD = $(ROOT)/build/esp32/$(ESP32_NAME)
-ESP32_LEAN_ENV = $(if $(filter 1,$(LEAN)),-e PYTHONGOOSE_WEB=0 -e PYTHONGOOSE_TLS=0 $(if $(filter 0,$(PYTHONGOOSE_MQTT)),-e PYTHONGOOSE_MQTT=0))
+ESP32_PARTS_ENV = $(addprefix -e ,$(PG_SWITCHES)) -e PYTHONGOOSE_FEATURES=$(PG_FEATURES)
 DOCKER ?= docker
 PORT ?= /dev/ttyUSB0
 BAUD ?= 460800
@@ -46,8 +47,8 @@ ESP32_DOCKER_RUN = $(DOCKER) run --rm -v $(ROOT):/project -w /project \
 
 esp32: esp32-check-board esp32-check-docker sources esp32-image
 	@mkdir -p $(ROOT)/build/esp32/home
-	$(ESP32_DOCKER_RUN) $(ESP32_LEAN_ENV) $(ESP32_IMAGE) scripts/esp32-build.sh $(BOARD)
-	@echo "firmware: $(ESP32_BUILD)/firmware.bin (make deploy BOARD=$(BOARD)$(if $(filter 1,$(LEAN)), LEAN=1$(if $(filter 0,$(PYTHONGOOSE_MQTT)), PYTHONGOOSE_MQTT=0)) PORT=$(PORT))"
+	$(ESP32_DOCKER_RUN) $(ESP32_PARTS_ENV) $(ESP32_IMAGE) scripts/esp32-build.sh $(BOARD) $(ESP32_NAME)
+	@echo "firmware: $(ESP32_BUILD)/firmware.bin (make deploy with the same BOARD, LEAN and PYTHONGOOSE_* settings, PORT=$(PORT))"
 
 # firmware.bin holds bootloader, partition table and application; it goes at 0x1000 on the ESP32
 # and at 0x0 on the C3, C6 and S3 (MicroPython's own flashing instructions for these boards).

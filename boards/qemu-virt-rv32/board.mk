@@ -4,23 +4,12 @@
 #   make test-board                 the board suite, tests/board (pytest driving qemu-run.sh)
 #   LEAN=1 (with qemu, qemu-run)    the lean build: no web-app features, no TLS (build/qemu-lean);
 #                                   with PYTHONGOOSE_MQTT=0 also no MQTT client (build/qemu-lean-http)
-# The parts follow PYTHONGOOSE_MQTT, PYTHONGOOSE_WEB and PYTHONGOOSE_TLS (0 or 1, default 1; LEAN=1
-# sets the last two to 0): the Rust library's cargo features and the shim's flags, one build and
-# cargo folder per set.
+# The parts follow PYTHONGOOSE_MQTT, PYTHONGOOSE_WEB, PYTHONGOOSE_TLS and LEAN (the top Makefile's
+# PG_*): one build and cargo folder per set.
 QEMU_BOARD_DIR := $(ROOT)/boards/qemu-virt-rv32
 QEMU_RUST_TARGET := riscv32imac-unknown-none-elf
-comma := ,
-QEMU_MQTT := $(if $(filter 0,$(PYTHONGOOSE_MQTT)),0,1)
-QEMU_WEB := $(if $(filter 1,$(LEAN))$(filter 0,$(PYTHONGOOSE_WEB)),0,1)
-QEMU_TLS := $(if $(filter 1,$(LEAN))$(filter 0,$(PYTHONGOOSE_TLS)),0,1)
-QEMU_FEATURES := mongoose$(if $(filter 1,$(QEMU_MQTT)),$(comma)mqtt)$(if $(filter 1,$(QEMU_WEB)),$(comma)web)$(if $(filter 1,$(QEMU_TLS)),$(comma)tls)
-QEMU_VARIANT := $(strip $(if $(filter mongoose$(comma)mqtt$(comma)web$(comma)tls,$(QEMU_FEATURES)),,\
-	$(if $(filter mongoose$(comma)mqtt,$(QEMU_FEATURES)),-lean,\
-	$(if $(filter mongoose,$(QEMU_FEATURES)),-lean-http,-$(subst $(comma),-,$(QEMU_FEATURES))))))
-QEMU_BUILD := $(ROOT)/build/qemu$(QEMU_VARIANT)
-QEMU_CARGO_DIR := $(ROOT)/target$(if $(QEMU_VARIANT),/$(QEMU_VARIANT:-%=%))
-QEMU_FEATURE_ARGS := --no-default-features --features $(QEMU_FEATURES)
-QEMU_SHIM_ARGS := PYTHONGOOSE_MQTT=$(QEMU_MQTT) PYTHONGOOSE_WEB=$(QEMU_WEB) PYTHONGOOSE_TLS=$(QEMU_TLS)
+QEMU_BUILD := $(ROOT)/build/qemu$(PG_VARIANT)
+QEMU_CARGO_DIR := $(ROOT)/target$(if $(PG_VARIANT),/$(PG_VARIANT:-%=%))
 QEMU_FIRMWARE := $(QEMU_BUILD)/firmware.elf
 QEMU_USERMODS := $(QEMU_BUILD)/usermods
 QEMU_RUST_LIB := $(QEMU_CARGO_DIR)/$(QEMU_RUST_TARGET)/release/libpythongoose.a
@@ -40,7 +29,7 @@ QEMU_CARGO_ENV = PYTHONGOOSE_BOARD_DIR=$(QEMU_BOARD_DIR) \
 QEMU_MPY_ARGS := BOARD=qemu-virt-rv32 BOARD_DIR=$(QEMU_BOARD_DIR) BUILD=$(QEMU_BUILD) \
 	CROSS_COMPILE=$(QEMU_CROSS) RV32_ARCH=$(QEMU_MARCH) AFLAGS="-mabi=ilp32 -march=$(QEMU_MARCH)_zicsr" \
 	FROZEN_MANIFEST= USER_C_MODULES=$(QEMU_USERMODS) PYTHONGOOSE_LIB=$(QEMU_RUST_LIB) \
-	PYTHONGOOSE_MONGOOSE_DIR=$(MONGOOSE_DIR) $(QEMU_SHIM_ARGS)
+	PYTHONGOOSE_MONGOOSE_DIR=$(MONGOOSE_DIR) $(PG_SWITCHES)
 
 .PHONY: qemu qemu-lean qemu-deps qemu-rust qemu-run test-board test-board-mpy
 qemu-deps: build/.board-deps-installed
@@ -49,7 +38,8 @@ build/.board-deps-installed: scripts/install-board-deps.sh
 	@mkdir -p build && touch $@
 
 qemu-rust: sources qemu-deps
-	$(QEMU_CARGO_ENV) cargo build --release --lib --target $(QEMU_RUST_TARGET) --target-dir $(QEMU_CARGO_DIR) $(QEMU_FEATURE_ARGS)
+	$(QEMU_CARGO_ENV) cargo build --release --lib --target $(QEMU_RUST_TARGET) --target-dir $(QEMU_CARGO_DIR) \
+	  --no-default-features --features $(PG_FEATURES)
 
 qemu: qemu-rust
 	@mkdir -p $(QEMU_USERMODS) && ln -sfn $(ROOT) $(QEMU_USERMODS)/pythongoose && ln -sfn $(QEMU_BOARD_DIR) $(QEMU_USERMODS)/board
